@@ -1,0 +1,1 @@
+"""Benchmark tasks, loaders, the sweep runner, reports, and speed benchmarks."""

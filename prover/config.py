@@ -1,0 +1,83 @@
+"""Typed configuration of the Lean side. Run-level settings of the search live in `search.config`.
+
+One object is built (by the CLI or by a caller) and passed down; nothing reads module globals.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from prover.errors import UsageError
+
+# The header every worker imports once (the yangky11 MiniF2F files start with exactly this).
+DEFAULT_HEADER = (
+    "import Mathlib\n"
+    "import Aesop\n"
+    "\n"
+    "set_option maxHeartbeats 400000\n"
+    "\n"
+    "open BigOperators Real Nat Topology Rat\n"
+)
+
+# Where `lake build` puts the REPL binary when the REPL is a dependency named `REPL` of the Lean project.
+REPL_BINARY = Path(".lake/packages/REPL/.lake/build/bin/repl")
+
+
+def default_project_dir() -> Path:
+    """The Lean project: `$PROVER_LEAN_PROJECT`, else the checkout this package runs from, else the cwd."""
+    env = os.environ.get("PROVER_LEAN_PROJECT")
+    if env:
+        return Path(env).expanduser().resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "lakefile.lean").is_file():
+        return checkout
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class LeanConfig:
+    """How to start and police Lean REPL processes.
+
+    Args:
+        project_dir: the Lean project (holds `lean-toolchain`, the lakefile and `.lake/`); the REPL runs there.
+        repl_command: an argv string (split with `shlex`, run without a shell, cwd = `project_dir`). Any program
+            that speaks the REPL protocol works. None means the project's REPL binary under `lake env`.
+        tactic_timeout: wall-clock seconds for one tactic request.
+        command_timeout: wall-clock seconds for a command request (the header import, a statement).
+        verify_timeout: wall-clock seconds for the final whole-proof check.
+        workers: REPL processes kept warm per header.
+        max_rss_mb: recycle a process whose resident memory exceeds this (None: no ceiling).
+        memory_limit_mb: hard address-space limit (RLIMIT_AS) per process (None: none; Lean maps its .olean
+            files, so keep this well above the RSS ceiling).
+        max_proof_states: recycle a process after it has created this many proof states.
+        lean_num_threads: `LEAN_NUM_THREADS` for each process (None: Lean's default).
+        acquire_timeout: seconds to wait for a free pooled worker.
+    """
+
+    project_dir: Path = field(default_factory=default_project_dir)
+    repl_command: str | None = None
+    tactic_timeout: float = 10.0
+    command_timeout: float = 300.0
+    verify_timeout: float = 300.0
+    workers: int = 1
+    max_rss_mb: int | None = 12_000
+    memory_limit_mb: int | None = None
+    max_proof_states: int = 20_000
+    lean_num_threads: int | None = 1
+    acquire_timeout: float = 600.0
+
+    def repl_argv(self) -> list[str]:
+        """The argv that starts one REPL process."""
+        if self.repl_command is not None:
+            argv = shlex.split(self.repl_command)
+            if not argv:
+                raise UsageError("--repl-cmd is empty")
+            return argv
+        return ["lake", "env", str(REPL_BINARY)]
+
+    def with_(self, **changes: object) -> LeanConfig:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]  # dataclasses.replace is untyped on **kwargs

@@ -1,0 +1,84 @@
+"""The result of proving one statement: what the agent returns, the CLI prints and a sweep records."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class ProofStatus(str, enum.Enum):
+    """Final status (DESIGN contract 5). `proved` only ever follows a verifier acceptance."""
+
+    PROVED = "proved"
+    FAILED = "failed"  # the search ended (exhausted / root failed / cap) without a verified proof
+    TIMEOUT = "timeout"  # the wall-clock budget ran out first
+    ERROR = "error"  # an infrastructure fault stopped the attempt (REPL would not start, model crashed)
+
+
+@dataclass(frozen=True)
+class ProofStats:
+    """Counts and the time split of one `prove` call (seconds are wall clock)."""
+
+    expansions: int = 0
+    nodes: int = 0
+    lean_calls: int = 0
+    model_calls: int = 0
+    replays: int = 0
+    seconds_total: float = 0.0
+    seconds_model: float = 0.0
+    seconds_lean: float = 0.0
+    seconds_search: float = 0.0
+    seconds_verify: float = 0.0
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Everything a result depends on, read from files (never by running Lean)."""
+
+    prover: str = ""
+    git_hash: str = ""
+    lean: str = ""
+    mathlib: str = ""
+    repl: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProofResult:
+    """One statement's outcome.
+
+    `proof` is the tactic script (one tactic per entry) that the verifier accepted, empty unless proved.
+    `verdict` is the verifier's verdict name for the last proof checked (None when nothing was checked).
+    `stop_reason` says why the search stopped, apart from the status.
+    """
+
+    status: ProofStatus
+    statement: str
+    proof: tuple[str, ...] = ()
+    verdict: str | None = None
+    stop_reason: str = ""
+    error: str = ""
+    cached: bool = False
+    stats: ProofStats = field(default_factory=ProofStats)
+    versions: Versions = field(default_factory=Versions)
+
+    @property
+    def proved(self) -> bool:
+        return self.status is ProofStatus.PROVED
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` object of contract 5 (plus a few extra keys)."""
+        return {
+            "status": self.status.value,
+            "proof": "\n".join(self.proof) if self.proof else None,
+            "statement": self.statement,
+            "verdict": self.verdict,
+            "stop_reason": self.stop_reason,
+            "error": self.error or None,
+            "cached": self.cached,
+            "stats": asdict(self.stats),
+            "versions": self.versions.as_dict(),
+        }

@@ -1,0 +1,1 @@
+"""Best-first proof search: pure, no Lean, no torch, no subprocess."""
