@@ -47,12 +47,29 @@ class Versions:
 
 
 @dataclass(frozen=True)
+class ProofStep:
+    """One edge of a search tree, as training data needs it: Lean's text of the states around a tactic.
+
+    `error` is Lean's message for a failed tactic (then `state_after` is empty); `outcome` is the result kind
+    (`TacticState`, `LeanError`, `ProofFinished`, `ProofGivenUp`).
+    """
+
+    state_before: str
+    tactic: str
+    state_after: str = ""
+    outcome: str = "TacticState"
+    error: str = ""
+
+
+@dataclass(frozen=True)
 class ProofResult:
     """One statement's outcome.
 
     `proof` is the tactic script (one tactic per entry) that the verifier accepted, empty unless proved.
     `verdict` is the verifier's verdict name for the last proof checked (None when nothing was checked).
     `stop_reason` says why the search stopped, apart from the status.
+    `steps` is the proved path (state before, tactic, state after), `failed_steps` a bounded sample of tactics
+    Lean rejected during the search (negatives for training data).
     """
 
     status: ProofStatus
@@ -63,6 +80,8 @@ class ProofResult:
     error: str = ""
     cached: bool = False
     stats: ProofStats = field(default_factory=ProofStats)
+    steps: tuple[ProofStep, ...] = ()
+    failed_steps: tuple[ProofStep, ...] = ()
     versions: Versions = field(default_factory=Versions)
 
     @property

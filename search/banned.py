@@ -1,0 +1,63 @@
+"""The banned-token policy (DESIGN contract 4): tactics and proofs containing these never reach Lean or a user.
+
+Matching is on identifier boundaries, so `sorry` bans `sorry` and `(sorry)` but not `sorry_lemma`; tokens that
+end in `.` (`IO.`, `set_option debug.`) ban every name with that prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+DEFAULT_BANNED: tuple[str, ...] = (
+    "sorry",
+    "admit",
+    "native_decide",
+    "apply?",
+    "exact?",
+    "run_tac",
+    "#eval",
+    "IO.",
+    "unsafe",
+    "implemented_by",
+    "extern",
+    "axiom",
+    "set_option debug.",
+)
+
+_IDENT_CHAR = r"[\w.'!?\u03b1-\u03c9\u0391-\u03a9\u2080-\u209c]"
+
+
+def _pattern(token: str) -> str:
+    # A token is banned where it is not glued to a longer identifier on either side.
+    body = re.escape(token)
+    before = rf"(?<!{_IDENT_CHAR})" if re.match(r"[\w]", token) else ""
+    after = "" if token.endswith(".") or not re.search(r"[\w?]$", token) else rf"(?!{_IDENT_CHAR})"
+    return before + body + after
+
+
+@dataclass(frozen=True)
+class BannedTokens:
+    """A compiled banned-token policy; `find` returns the first banned token in a text, or None."""
+
+    tokens: tuple[str, ...] = DEFAULT_BANNED
+    _regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.compile("|".join(f"(?P<t{i}>{_pattern(t)})" for i, t in enumerate(self.tokens))) if self.tokens else re.compile(r"(?!x)x")
+        object.__setattr__(self, "_regex", regex)
+
+    @classmethod
+    def of(cls, tokens: Iterable[str]) -> BannedTokens:
+        return cls(tuple(tokens))
+
+    def find(self, text: str) -> str | None:
+        """The first banned token occurring in `text`, or None when the text is allowed."""
+        match = self._regex.search(text)
+        if match is None:
+            return None
+        return self.tokens[int(match.lastgroup[1:])]  # type: ignore[index]  # lastgroup is set on a match
+
+    def allows(self, text: str) -> bool:
+        return self.find(text) is None
