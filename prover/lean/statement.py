@@ -1,0 +1,138 @@
+"""Theorem statements as the user gives them, and the exact texts sent to Lean for them.
+
+Accepted forms: `theorem|lemma NAME … := by sorry` (or `:= sorry`, `:= by`, `:=`, or with a real proof, which is
+dropped), `example … :=`, or a bare proposition. The declaration text up to its `:=` is kept verbatim; only an
+`example` gets a name (the axiom check needs one) and a bare proposition gets a whole declaration.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from prover.errors import UsageError
+
+BARE_NAME = "prover_goal"
+EXAMPLE_NAME = "prover_example"
+
+_DECL = re.compile(r"^(?P<mods>(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*)(?P<kw>theorem|lemma|example)\b")
+_NAMED = re.compile(r"^(?:theorem|lemma)\s+(?P<name>[^\s:({\[⦃]+)")
+_OPEN = "([{⦃⟨"
+_CLOSE = ")]}⦄⟩"
+
+
+def _mask_comments_and_strings(text: str) -> str:
+    """Same length as `text`, with comments and string literals blanked, so brackets and `:=` can be scanned."""
+    out = list(text)
+    i, n, depth = 0, len(text), 0
+    while i < n:
+        if text.startswith("/-", i):
+            depth, j = 1, i + 2
+            while j < n and depth:
+                if text.startswith("/-", j):
+                    depth, j = depth + 1, j + 2
+                elif text.startswith("-/", j):
+                    depth, j = depth - 1, j + 2
+                else:
+                    j += 1
+            for k in range(i, j):
+                if out[k] != "\n":
+                    out[k] = " "
+            i = j
+        elif text.startswith("--", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            for k in range(i, j):
+                out[k] = " "
+            i = j
+        elif text[i] == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            for k in range(i, min(j + 1, n)):
+                out[k] = " "
+            i = j + 1
+        else:
+            i += 1
+    return "".join(out)
+
+
+def _proof_start(text: str) -> int | None:
+    """Index of the `:=` that starts the declaration's value: the first one outside brackets (binder defaults such
+    as `(x : ℕ := 0)` sit inside brackets), or None."""
+    masked = _mask_comments_and_strings(text)
+    depth = 0
+    for i, ch in enumerate(masked):
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth = max(0, depth - 1)
+        elif depth == 0 and masked.startswith(":=", i):
+            return i
+    return None
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A declaration to prove.
+
+    Attributes:
+        original: the text as the user gave it.
+        head: the declaration up to and including its `:=`; what Lean sees before the proof.
+        name: the declaration's name (`#print axioms` needs it).
+    """
+
+    original: str
+    head: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> Statement:
+        """Parse a statement; raises UsageError for an empty text or a declaration with no name."""
+        stripped = text.strip()
+        if not stripped:
+            raise UsageError("the statement is empty")
+        decl = _DECL.match(stripped)
+        if decl is None:
+            # A bare proposition: the whole text is the type.
+            return cls(original=text, head=f"theorem {BARE_NAME} : {stripped} :=", name=BARE_NAME)
+        start = _proof_start(stripped)
+        head = (stripped[: start + 2] if start is not None else stripped + " :=").rstrip()
+        if decl.group("kw") == "example":
+            mods = decl.group("mods")
+            head = f"{mods}theorem {EXAMPLE_NAME}{head[decl.end():]}"
+            return cls(original=text, head=head, name=EXAMPLE_NAME)
+        named = _NAMED.match(stripped[len(decl.group("mods")) :])
+        if named is None:
+            raise UsageError(f"the {decl.group('kw')} has no name: {stripped.splitlines()[0][:80]}")
+        return cls(original=text, head=head, name=named.group("name"))
+
+    def with_sorry(self) -> str:
+        """The declaration with `by sorry` as its proof: elaborating it yields the root proof state."""
+        return f"{self.head} by sorry"
+
+    def with_proof(self, tactics: Sequence[str]) -> str:
+        """The declaration with a tactic proof, one tactic per line, every line indented by two spaces.
+
+        Lean ≥ 4.31 rejects a `by` block in column 0, so indenting keeps one text valid on every toolchain.
+        """
+        lines = [f"  {line}" if line.strip() else line for tactic in tactics for line in tactic.splitlines()]
+        return f"{self.head} by\n" + "\n".join(lines)
+
+
+def split_file(text: str, theorem: str) -> tuple[str, str]:
+    """Split a Lean file into (header, statement text) for the declaration named `theorem`.
+
+    The header is everything before the declaration (imports, options, `open`s, earlier definitions); the
+    statement runs to the next top-level declaration or the end. Raises UsageError when the name is absent.
+    """
+    masked = _mask_comments_and_strings(text)
+    pattern = re.compile(rf"^(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+{re.escape(theorem)}(?=[\s:({{\[⦃])", re.M)
+    match = pattern.search(masked)
+    if match is None:
+        raise UsageError(f"no theorem named {theorem!r} in the file")
+    nxt = re.compile(r"^(?:theorem|lemma|example|def|abbrev|instance|structure|inductive|class|namespace|end|section|#)\b", re.M)
+    end_match = nxt.search(masked, match.end())
+    end = end_match.start() if end_match else len(text)
+    return text[: match.start()], text[match.start() : end].rstrip() + "\n"
