@@ -1,0 +1,362 @@
+"""The sweep runner: prove a list of problems, W at a time, recording each outcome as it finishes.
+
+The runner is the library half of `prover bench run`: it skips problems the run already recorded (resume), calls
+an injected prove function (the agent in production, a fake in tests), writes one sample line per theorem through
+`RunRecords`, and reports progress through callbacks; it never prints (the CLI draws a tqdm bar from
+`SweepProgress`).
+
+Two modes:
+    * plain: every problem gets the prove function's own budget;
+    * competition (`total_budget_s`): a time manager splits one total budget over the problems in rounds (a short
+      budget for all, then longer ones for the unsolved), hands unspent time on, and never exceeds the total. The
+      prove function is then called as `prove(problem, budget_s=seconds)`.
+
+A problem's line is written once, when it is final (proved, failed, or out of rounds), so a kill at any moment
+loses at most the problems in flight, which a resume proves again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from benchmarks.loaders import Problem
+from benchmarks.records import RunRecords
+from prover.errors import EnvironmentProblem, StatementError, UsageError
+from prover.results import ProofResult, ProofStats, ProofStatus
+
+__all__ = [
+    "Allotter",
+    "ProveFn",
+    "SweepProgress",
+    "SweepSummary",
+    "error_result",
+    "run_sweep",
+]
+
+logger = logging.getLogger(__name__)
+
+ProveFn = Callable[..., Awaitable[ProofResult]]
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """Where a sweep stands (after each recorded theorem, and once at the start with `last` None).
+
+    `done` and `solved` count the whole run, including what an earlier session of a resumed run recorded
+    (`skipped` of them); `eta_s` extrapolates this session's rate (None before the first result; in competition
+    mode, the budget left).
+    """
+
+    solved: int
+    done: int
+    total: int
+    skipped: int
+    elapsed_s: float
+    eta_s: float | None
+    last: Problem | None = None
+    last_status: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What one `run_sweep` call did.
+
+    Attributes:
+        total: problems given.
+        skipped: already recorded before this call (resume).
+        done: recorded by this call.
+        solved: proved by this call.
+        errors: recorded with status `error` by this call.
+        seconds: wall-clock seconds of this call.
+        by_task: per task, (solved, done) over the whole run (this call and earlier ones).
+    """
+
+    total: int
+    skipped: int
+    done: int
+    solved: int
+    errors: int
+    seconds: float
+    by_task: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+class Allotter(Protocol):
+    """The time manager as the runner uses it (competition mode).
+
+    `rounds()` gives how many rounds there are; `allot(id, round)` the seconds for that problem's attempt in the
+    round (0: skip it), `spent(id, seconds, solved)` reports what an attempt used, `remaining()` the seconds left.
+    """
+
+    def rounds(self) -> int: ...
+
+    def allot(self, problem_id: str, round_index: int) -> float: ...
+
+    def spent(self, problem_id: str, seconds: float, solved: bool) -> None: ...
+
+    def remaining(self) -> float: ...
+
+
+def _key(problem: Problem) -> str:
+    """The id a time manager knows a problem by (ids are unique per task only)."""
+    return f"{problem.task}/{problem.id}"
+
+
+def error_result(problem: Problem, exc: BaseException, seconds: float = 0.0) -> ProofResult:
+    """An `error` outcome for a problem whose prove call raised (recorded, so the sweep goes on)."""
+    message = f"{type(exc).__name__}: {exc}"
+    messages = getattr(exc, "messages", ())
+    if messages:
+        message += " | " + messages[0]
+    return ProofResult(
+        status=ProofStatus.ERROR,
+        statement=problem.statement,
+        stop_reason="error",
+        error=message,
+        stats=ProofStats(seconds_total=seconds),
+    )
+
+
+def _fatal(exc: BaseException) -> bool:
+    """Faults that would repeat on every problem stop the sweep (a missing Lean, a bad option); a statement
+    that does not elaborate, a crashed REPL or a bug on one problem is recorded as that problem's error."""
+    if isinstance(exc, StatementError):
+        return False
+    return isinstance(exc, (EnvironmentProblem, UsageError))
+
+
+class _Sweep:
+    def __init__(
+        self,
+        problems: Sequence[Problem],
+        prove: ProveFn,
+        records: RunRecords,
+        workers: int,
+        on_result: Callable[[Problem, ProofResult], None] | None,
+        on_progress: Callable[[SweepProgress], None] | None,
+        include_steps: bool,
+        retry_errors: bool,
+    ) -> None:
+        if workers < 1:
+            raise UsageError(f"workers must be at least 1, got {workers}")
+        self.prove = prove
+        self.records = records
+        self.workers = workers
+        self.on_result = on_result
+        self.on_progress = on_progress
+        self.include_steps = include_steps
+        self.started = time.monotonic()
+        ids = [(p.task, p.id) for p in problems]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise UsageError(f"problem {dup[0]}/{dup[1]} is listed twice")
+        self.doc_ids = {}
+        per_task: dict[str, int] = {}
+        for p in problems:
+            self.doc_ids[(p.task, p.id)] = per_task.get(p.task, 0)
+            per_task[p.task] = per_task.get(p.task, 0) + 1
+        done = {task: records.done_ids(task, retry_errors=retry_errors) for task in per_task}
+        self.todo = [p for p in problems if p.id not in done[p.task]]
+        self.total = len(problems)
+        self.skipped = self.total - len(self.todo)
+        self.prior_solved = sum(
+            s.get("status") == ProofStatus.PROVED.value
+            for task in per_task
+            for s in records.samples(task)
+            if str(s.get("id")) in done[task]
+        )
+        self.done = self.solved = self.errors = 0
+        self.deadline_eta: Callable[[], float] | None = None
+
+    def progress(self, last: Problem | None = None, status: str | None = None) -> None:
+        if self.on_progress is None:
+            return
+        elapsed = time.monotonic() - self.started
+        left = self.total - self.skipped - self.done
+        if self.deadline_eta is not None:
+            eta: float | None = self.deadline_eta()
+        else:
+            eta = elapsed / self.done * left if self.done else None
+        self.on_progress(
+            SweepProgress(
+                solved=self.prior_solved + self.solved,
+                done=self.skipped + self.done,
+                total=self.total,
+                skipped=self.skipped,
+                elapsed_s=elapsed,
+                eta_s=eta,
+                last=last,
+                last_status=status,
+            )
+        )
+
+    async def attempt(self, problem: Problem, **kwargs: Any) -> ProofResult:
+        t0 = time.monotonic()
+        try:
+            return await self.prove(problem, **kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if _fatal(exc):
+                raise
+            logger.exception("%s/%s: the prove call raised; recording an error", problem.task, problem.id)
+            return error_result(problem, exc, time.monotonic() - t0)
+
+    def record(self, problem: Problem, result: ProofResult, extra: dict[str, Any] | None = None) -> None:
+        written = self.records.append(
+            problem, result, doc_id=self.doc_ids[(problem.task, problem.id)], include_steps=self.include_steps, extra=extra
+        )
+        if not written:
+            return
+        self.done += 1
+        self.solved += result.status is ProofStatus.PROVED
+        self.errors += result.status is ProofStatus.ERROR
+        if self.on_result is not None:
+            self.on_result(problem, result)
+        self.progress(problem, result.status.value)
+
+    async def pool(self, items: Sequence[Problem], work: Callable[[Problem], Awaitable[None]]) -> None:
+        """Run `work` over `items` with at most `workers` at once; the first fatal error cancels the rest."""
+        queue = iter(items)
+
+        async def worker() -> None:
+            for problem in queue:  # a shared iterator: each problem goes to exactly one worker
+                await work(problem)
+
+        tasks = [asyncio.create_task(worker()) for _ in range(min(self.workers, len(items)))]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def plain(self) -> None:
+        async def work(problem: Problem) -> None:
+            self.record(problem, await self.attempt(problem))
+
+        await self.pool(self.todo, work)
+
+    async def competition(self, allotter: Allotter) -> None:
+        self.deadline_eta = allotter.remaining
+        unsolved = list(self.todo)
+        solved_keys: set[tuple[str, str]] = set()
+        spent: dict[tuple[str, str], float] = {}
+        budgets: dict[tuple[str, str], float] = {}
+        last: dict[tuple[str, str], tuple[ProofResult, int]] = {}
+        rounds = allotter.rounds()
+        for r in range(rounds):
+
+            async def work(problem: Problem, r: int = r) -> None:
+                key = (problem.task, problem.id)
+                seconds = allotter.allot(_key(problem), r)
+                if seconds <= 0:
+                    return
+                t0 = time.monotonic()
+                result = await self.attempt(problem, budget_s=seconds)
+                used = time.monotonic() - t0
+                allotter.spent(_key(problem), used, result.proved)
+                spent[key] = spent.get(key, 0.0) + used
+                budgets[key] = budgets.get(key, 0.0) + seconds
+                last[key] = (result, r)
+                if result.proved:
+                    solved_keys.add(key)
+                    self.record(problem, result, self._competition_extra(key, r, budgets, spent))
+
+            await self.pool(unsolved, work)
+            unsolved = [p for p in unsolved if (p.task, p.id) not in solved_keys]
+            if not unsolved or allotter.remaining() <= 0:
+                break
+        for problem in unsolved:  # out of rounds or out of time: their last attempt is final
+            key = (problem.task, problem.id)
+            if key in last:
+                result, r = last[key]
+                self.record(problem, result, self._competition_extra(key, r, budgets, spent))
+            else:
+                timeout = ProofResult(status=ProofStatus.TIMEOUT, statement=problem.statement, stop_reason="no_time")
+                self.record(problem, timeout, {"round": None, "budget_s": 0.0, "seconds_all_rounds": 0.0})
+
+    @staticmethod
+    def _competition_extra(
+        key: tuple[str, str], r: int, budgets: dict[tuple[str, str], float], spent: dict[tuple[str, str], float]
+    ) -> dict[str, Any]:
+        return {"round": r, "budget_s": round(budgets[key], 3), "seconds_all_rounds": round(spent[key], 3)}
+
+    def summary(self) -> SweepSummary:
+        by_task = {}
+        for task in sorted({p_task for p_task, _ in self.doc_ids}):
+            samples = self.records.samples(task)
+            by_task[task] = (sum(s.get("status") == ProofStatus.PROVED.value for s in samples), len(samples))
+        return SweepSummary(
+            total=self.total,
+            skipped=self.skipped,
+            done=self.done,
+            solved=self.solved,
+            errors=self.errors,
+            seconds=time.monotonic() - self.started,
+            by_task=by_task,
+        )
+
+
+async def run_sweep(
+    problems: Sequence[Problem],
+    prove: ProveFn,
+    *,
+    workers: int,
+    records: RunRecords,
+    on_result: Callable[[Problem, ProofResult], None] | None = None,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    total_budget_s: float | None = None,
+    allotter: Allotter | Callable[[Sequence[str], float], Allotter] | None = None,
+    include_steps: bool = True,
+    retry_errors: bool = False,
+) -> SweepSummary:
+    """Prove `problems`, `workers` at a time, writing one sample line per theorem as each finishes.
+
+    Args:
+        problems: the problems of the run, in order (several tasks may be mixed; ids are unique per task).
+        prove: `await prove(problem)` returns a ProofResult; in competition mode it is called as
+            `prove(problem, budget_s=seconds)`. An exception is recorded as that problem's `error`, except an
+            EnvironmentProblem or a UsageError other than StatementError, which stops the sweep.
+        workers: problems proved concurrently (W).
+        records: the run's records; ids they hold already are skipped.
+        on_result: called with each problem and its result after its line is written.
+        on_progress: called at the start and after each recorded theorem (the CLI's progress bar).
+        total_budget_s: competition mode: one wall-clock budget for all the problems.
+        allotter: the time manager for competition mode, or a factory `(problem_ids, total_s) -> Allotter`
+            (default: `search.budget.TimeManager`).
+        include_steps: keep proof steps and failed steps in the records (training data).
+        retry_errors: prove again the problems whose recorded status is `error`.
+
+    Returns:
+        A SweepSummary of this call.
+
+    Raises:
+        UsageError: bad arguments, duplicate problems, or a fatal error raised by `prove`.
+        EnvironmentProblem: raised by `prove` (Lean, REPL or model missing); problems in flight are not recorded.
+    """
+    if total_budget_s is not None and total_budget_s <= 0:
+        raise UsageError(f"total budget must be positive, got {total_budget_s}")
+    sweep = _Sweep(problems, prove, records, workers, on_result, on_progress, include_steps, retry_errors)
+    records.register_problems(problems)
+    records.write_results()
+    sweep.progress()
+    try:
+        if total_budget_s is None:
+            await sweep.plain()
+        else:
+            ids = [_key(p) for p in sweep.todo]
+            factory = allotter if allotter is not None else _default_allotter
+            manager = factory(ids, total_budget_s) if callable(factory) else factory
+            await sweep.competition(manager)
+    finally:
+        records.write_results()
+    return sweep.summary()
+
+
+def _default_allotter(problem_ids: Sequence[str], total_s: float) -> Allotter:
+    raise NotImplementedError
