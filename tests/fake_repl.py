@@ -449,6 +449,46 @@ def split_tactics(block: str) -> list[str]:
     return tactics
 
 
+# ------------------------------------------------------------------------------------- helpers for tests
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
+
+def fake_argv(*args: str) -> list[str]:
+    """The argv that runs this fake REPL with `args`, e.g. fake_argv("--scenario", "provable")."""
+    out = [sys.executable, os.path.abspath(__file__)]
+    it = iter(args)
+    for arg in it:
+        out.append(arg)
+        if arg == "--scenario":
+            name = next(it)
+            out.append(str(SCENARIOS / f"{name}.json") if "/" not in name and not name.endswith(".json") else name)
+    return out
+
+
+def fake_command(*args: str) -> str:
+    """`fake_argv` as one shell-quoted string, for `LeanConfig(repl_command=...)`."""
+    import shlex
+
+    return shlex.join(fake_argv(*args))
+
+
+def leftovers(pid: int) -> list[int]:
+    """Processes still alive with this pid or in the process group `pid` (zombies count as gone)."""
+    import psutil
+
+    alive = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            if proc.pid == pid or os.getpgid(proc.pid) == pid:
+                alive.append(proc.pid)
+        except (ProcessLookupError, PermissionError):
+            continue
+    return alive
+
+
 # ----------------------------------------------------------------------------------------------------- main
 
 

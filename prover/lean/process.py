@@ -422,6 +422,8 @@ class ReplProcess:
         if proto is None or stdin is None:
             raise ReplStartError(f"{self.name}: request before start()")
         if not self.alive:
+            if not self._dead:  # it exited on its own since the last request (or before the first one)
+                raise await self._exited()
             raise ReplCrashError(f"{self.name}: the REPL is not running", self.stderr_tail, self.returncode)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bytes] = loop.create_future()
