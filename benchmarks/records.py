@@ -57,6 +57,7 @@ __all__ = [
     "now_stamp",
     "read_jsonl",
     "sample_record",
+    "samples_files",
     "sanitize_model_name",
     "task_metrics",
 ]
@@ -478,8 +479,7 @@ class RunRecords:
 
     def sample_tasks(self) -> list[str]:
         """Tasks that have a samples file in this run, sorted."""
-        found = {m.group("task") for p in self.run_dir.iterdir() if (m := _SAMPLES.match(p.name)) and m.group("stamp") == self.stamp}
-        return sorted(found)
+        return sorted({task for task, _, _ in samples_files(self.run_dir, self.stamp)})
 
     # -- samples --
 
@@ -604,6 +604,18 @@ class RunRecords:
         return self.results_path
 
 
+def samples_files(run_dir: Path, stamp: str | None = None) -> list[tuple[str, str, Path]]:
+    """(task, stamp, path) of every samples file in `run_dir` (of one run when `stamp` is given), sorted."""
+    if not run_dir.is_dir():
+        return []
+    found = []
+    for path in sorted(run_dir.iterdir()):
+        m = _SAMPLES.match(path.name)
+        if m and (stamp is None or m.group("stamp") == stamp):
+            found.append((m.group("task"), m.group("stamp"), path))
+    return found
+
+
 def latest_stamp(run_dir: Path) -> str | None:
     """The time stamp of the newest run in `run_dir` (from its results and samples file names), or None."""
     if not run_dir.is_dir():
@@ -624,9 +636,5 @@ def load_run(run_dir: Path | str, stamp: str | None = None) -> tuple[dict[str, A
         raise UsageError(f"no run in {run_dir} (no results_*.json or samples_*.jsonl)")
     results_path = run_dir / f"results_{stamp}.json"
     results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else {}
-    samples: dict[str, list[dict[str, Any]]] = {}
-    for path in sorted(run_dir.iterdir()):
-        m = _SAMPLES.match(path.name)
-        if m and m.group("stamp") == stamp:
-            samples[m.group("task")] = latest_per_id(read_jsonl(path))
+    samples = {task: latest_per_id(read_jsonl(path)) for task, _, path in samples_files(run_dir, stamp)}
     return results, samples

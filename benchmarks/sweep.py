@@ -35,6 +35,7 @@ __all__ = [
     "SweepProgress",
     "SweepSummary",
     "error_result",
+    "is_fatal",
     "run_sweep",
 ]
 
@@ -121,7 +122,7 @@ def error_result(problem: Problem, exc: BaseException, seconds: float = 0.0) -> 
     )
 
 
-def _fatal(exc: BaseException) -> bool:
+def is_fatal(exc: BaseException) -> bool:
     """Faults that would repeat on every problem stop the sweep (a missing Lean, a bad option); a statement
     that does not elaborate, a crashed REPL or a bug on one problem is recorded as that problem's error."""
     if isinstance(exc, StatementError):
@@ -201,7 +202,7 @@ class _Sweep:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if _fatal(exc):
+            if is_fatal(exc):
                 raise
             logger.exception("%s/%s: the prove call raised; recording an error", problem.task, problem.id)
             return error_result(problem, exc, time.monotonic() - t0)
