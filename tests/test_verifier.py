@@ -120,6 +120,7 @@ def test_each_banned_token_is_refused_before_lean(token: str) -> None:
 def test_a_banned_token_split_over_tactics_or_spaced_out_is_found() -> None:
     assert verify(T1, ["set_option", "debug.skipKernelTC true in simp"], NO_LEAN).verdict is Verdict.BANNED
     assert verify(T1, ["set_option  debug.skipKernelTC true in simp"], NO_LEAN).verdict is Verdict.BANNED
+    assert verify(T1, ["set_option «debug».skipKernelTC true in simp"], NO_LEAN).verdict is Verdict.BANNED
 
 
 def test_a_custom_policy_is_applied() -> None:

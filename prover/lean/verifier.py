@@ -202,8 +202,9 @@ def check_proof_text(
         if token is not None:
             return Verdict.BANNED, f"banned token {token!r} in tactic {_first_line(tactic)!r}"
     whole = "\n".join(tactics)
-    # Whitespace folded too, so that `set_option  debug.…` or a token split over two tactics is still found.
-    token = banned.find(whole) or banned.find(_WS.sub(" ", whole))
+    # Also with whitespace folded and «» name quotes dropped, so that `set_option  debug.…`, a token split over two
+    # tactics, or `set_option «debug».skipKernelTC` is still found.
+    token = banned.find(whole) or banned.find(_WS.sub(" ", whole).replace("«", "").replace("»", ""))
     if token is not None:
         return Verdict.BANNED, f"banned token {token!r} in the proof"
     match = _COMMAND_START.search(_mask_comments_and_strings(whole))
