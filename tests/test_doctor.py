@@ -167,6 +167,18 @@ def test_a_lean_outside_elan_is_asked_its_version(no_lean: Path) -> None:
     assert not by_name(doctor(LeanConfig(project_dir=project)))["Lean toolchain"].ok
 
 
+def test_elans_proxy_without_a_toolchain_is_not_run(no_lean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shims = no_lean / "elan" / "bin"
+    shims.mkdir(parents=True)
+    marker = no_lean / "ran"
+    (shims / "lean").write_text(f"#!/bin/sh\ntouch {shlex.quote(str(marker))}\n", encoding="utf-8")
+    (shims / "lean").chmod(0o755)
+    monkeypatch.setenv("PATH", str(shims))
+    toolchain = by_name(doctor(LeanConfig(project_dir=make_project(no_lean / "project"))))["Lean toolchain"]
+    assert not toolchain.ok and toolchain.fix == f"elan toolchain install {PINNED_TOOLCHAIN}"
+    assert not marker.exists()  # running elan's proxy would have started a download
+
+
 def test_render_lists_every_check_once() -> None:
     report = DoctorReport((Check("a", True, "fine"), Check("bb", False, "broken", "fix-it"), Check("c", False, "x", skipped=True)), Path("/p"))
     lines = report.render().splitlines()

@@ -139,6 +139,9 @@ async def _toolchain(project: Path) -> Check:
     lean = shutil.which("lean")
     if lean is None:
         return Check(name, False, f"{pinned}: no Lean installed", GET_LEAN)
+    if Path(lean).resolve().is_relative_to(elan_home.resolve()):
+        # elan's proxy with no toolchain installed yet: running it would start a download.
+        return Check(name, False, f"{pinned} is not installed in {elan_home}", f"elan toolchain install {pinned}")
     # A Lean that elan does not manage: ask it (`lean --version` starts no download and no build).
     version = await _run_quietly([lean, "--version"], project)
     wanted = pinned.rsplit(":v", 1)[-1]
