@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -79,7 +79,7 @@ MID = "x : ℕ\n⊢ 0 + x = x"
 class StandInDojo:
     """Plays `with Dojo(theorem, timeout=…) as (dojo, init_state)` with real LeanDojo result objects."""
 
-    entered: list[StandInDojo] = []
+    entered: ClassVar[list[StandInDojo]] = []
 
     def __init__(self, ld: Any, theorem: Any, timeout: int) -> None:
         self.ld, self.theorem, self.timeout = ld, theorem, timeout

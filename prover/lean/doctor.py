@@ -81,7 +81,7 @@ async def run_doctor(config: LeanConfig, header: str = DEFAULT_HEADER) -> Doctor
     if config.repl_command is None:
         lake, binary = _on_path("lake"), _repl_binary(project)
         checks += [lake, _on_path("lean"), await _toolchain(project), _mathlib(project), binary]
-        needed = (lake, binary)  # the default command is `lake env <REPL binary>`
+        needed: tuple[Check, ...] = (lake, binary)  # the default command is `lake env <REPL binary>`
         fix = GET_LEAN
     else:
         needed = (_repl_program(config),)

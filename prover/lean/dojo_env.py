@@ -19,16 +19,26 @@ fails offline) — notes/packages.md §2.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
+from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import psutil
 
 from prover.errors import EnvironmentProblem
 from prover.lean.env import EnvStats
-from search.outcomes import LeanError, ProofFinished, ProofGivenUp, TacticResult, TacticState
+from search.outcomes import (
+    LeanError,
+    ProofFinished,
+    ProofGivenUp,
+    TacticResult,
+    TacticState,
+)
+
+logger = logging.getLogger(__name__)
 
 INSTALL = "pip install 'lean-dojo>=2.0'   (in a checkout: EXTRAS=hf,dev,dojo make install)"
 
@@ -222,8 +232,8 @@ class DojoEnvironment:
             _kill_tree(proc.pid)  # a thread may still be blocked reading from it
         try:
             await asyncio.to_thread(context.__exit__, None, None, None)
-        except Exception:  # it is being thrown away; its Lean processes are already killed
-            pass
+        except Exception as exc:  # it is being thrown away; its Lean processes are already killed
+            logger.debug("leaving a dead Dojo: %s", exc)
 
 
 class _DojoTimeout(Exception):

@@ -47,8 +47,7 @@ def lean_version(project_dir: Path) -> str:
         toolchain = (project_dir / TOOLCHAIN_FILE).read_text(encoding="utf-8").strip()
     except OSError:
         return ""
-    prefix = "leanprover/lean4:"
-    return toolchain[len(prefix) :] if toolchain.startswith(prefix) else toolchain
+    return toolchain.removeprefix("leanprover/lean4:")
 
 
 def mathlib_rev(project_dir: Path) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from prover.config import LeanConfig
 from prover.errors import ReplCrashError, ReplStartError, ReplTimeoutError, UsageError
 from prover.lean.process import ReplProcess
-from prover.lean.protocol import SORRY_WARNING, CommandResponse, ErrorResponse, Message, has_errors
+from prover.lean.protocol import SORRY_WARNING, ErrorResponse, Message, has_errors
 from prover.lean.statement import Statement, _mask_comments_and_strings
 from search.banned import BannedTokens
 
