@@ -263,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `prover` script; returns the exit code (never lets a traceback through by default)."""
     args = sys.argv[1:] if argv is None else argv
     try:
-        app(args=args, prog_name="prover", standalone_mode=False)
-        return 0
+        # With standalone_mode=False click returns a typer.Exit's code instead of raising it.
+        rc = app(args=args, prog_name="prover", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
     except click.exceptions.Exit as exc:

@@ -24,6 +24,7 @@ DEFAULT_BANNED: tuple[str, ...] = (
     "extern",
     "axiom",
     "set_option debug.",
+    "by_elab",  # runs arbitrary meta code inside a proof
 )
 
 _IDENT_CHAR = r"[\w.'!?\u03b1-\u03c9\u0391-\u03a9\u2080-\u209c]"
@@ -31,7 +32,7 @@ _IDENT_CHAR = r"[\w.'!?\u03b1-\u03c9\u0391-\u03a9\u2080-\u209c]"
 
 def _pattern(token: str) -> str:
     # A token is banned where it is not glued to a longer identifier on either side.
-    body = re.escape(token)
+    body = r"\s+".join(re.escape(part) for part in token.split(" "))
     before = rf"(?<!{_IDENT_CHAR})" if re.match(r"[\w]", token) else ""
     after = "" if token.endswith(".") or not re.search(r"[\w?]$", token) else rf"(?!{_IDENT_CHAR})"
     return before + body + after
