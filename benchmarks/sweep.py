@@ -207,9 +207,15 @@ class _Sweep:
             logger.exception("%s/%s: the prove call raised; recording an error", problem.task, problem.id)
             return error_result(problem, exc, time.monotonic() - t0)
 
-    def record(self, problem: Problem, result: ProofResult, extra: dict[str, Any] | None = None) -> None:
-        written = self.records.append(
-            problem, result, doc_id=self.doc_ids[(problem.task, problem.id)], include_steps=self.include_steps, extra=extra
+    async def record(self, problem: Problem, result: ProofResult, extra: dict[str, Any] | None = None) -> None:
+        # The append (write + fsync) runs in a thread so a slow disk never stalls the searches in flight.
+        written = await asyncio.to_thread(
+            self.records.append,
+            problem,
+            result,
+            doc_id=self.doc_ids[(problem.task, problem.id)],
+            include_steps=self.include_steps,
+            extra=extra,
         )
         if not written:
             return
@@ -238,7 +244,7 @@ class _Sweep:
 
     async def plain(self) -> None:
         async def work(problem: Problem) -> None:
-            self.record(problem, await self.attempt(problem))
+            await self.record(problem, await self.attempt(problem))
 
         await self.pool(self.todo, work)
 
@@ -266,7 +272,7 @@ class _Sweep:
                 last[key] = (result, r)
                 if result.proved:
                     solved_keys.add(key)
-                    self.record(problem, result, self._competition_extra(key, r, budgets, spent))
+                    await self.record(problem, result, self._competition_extra(key, r, budgets, spent))
 
             await self.pool(unsolved, work)
             unsolved = [p for p in unsolved if (p.task, p.id) not in solved_keys]
@@ -276,10 +282,10 @@ class _Sweep:
             key = (problem.task, problem.id)
             if key in last:
                 result, r = last[key]
-                self.record(problem, result, self._competition_extra(key, r, budgets, spent))
+                await self.record(problem, result, self._competition_extra(key, r, budgets, spent))
             else:
                 timeout = ProofResult(status=ProofStatus.TIMEOUT, statement=problem.statement, stop_reason="no_time")
-                self.record(problem, timeout, {"round": None, "budget_s": 0.0, "seconds_all_rounds": 0.0})
+                await self.record(problem, timeout, {"round": None, "budget_s": 0.0, "seconds_all_rounds": 0.0})
 
     @staticmethod
     def _competition_extra(
