@@ -70,7 +70,7 @@ def read_query(stdin: Any) -> str:
     """REPL/Main.lean `getLines`: lines up to a whitespace-only one, right-trimmed and concatenated."""
     parts: list[str] = []
     while True:
-        line = stdin.readline().decode("utf-8", errors="replace")
+        line: str = stdin.readline().decode("utf-8", errors="replace")
         if not line.strip(_WS):
             return "".join(parts) + line
         parts.append(line.rstrip(_WS))
@@ -123,7 +123,7 @@ def _is_bool(v: Any) -> bool:
 def parse_query(query: str) -> tuple[str, dict[str, Any]]:
     """REPL/Main.lean `parse`: the first request shape that decodes wins; unknown keys are ignored."""
     try:
-        obj = json.loads(query)
+        obj: Any = json.loads(query)
     except ValueError as e:
         raise Fatal(f"Could not parse JSON:\n{e}") from None
     if isinstance(obj, dict):
@@ -137,7 +137,9 @@ def parse_query(query: str) -> tuple[str, dict[str, Any]]:
             return "pickle_proof_state", obj
         if _is_str(obj.get("unpickleProofStateFrom")) and _opt(obj, "env", _is_nat):
             return "unpickle_proof_state", obj
-        options_ok = _opt(obj, "allTactics", _is_bool) and _opt(obj, "rootGoals", _is_bool) and _opt(obj, "infotree", _is_str)
+        options_ok = (
+            _opt(obj, "allTactics", _is_bool) and _opt(obj, "rootGoals", _is_bool) and _opt(obj, "infotree", _is_str)
+        )
         if _is_str(obj.get("cmd")) and _opt(obj, "env", _is_nat) and options_ok:
             return "command", obj
         if _is_str(obj.get("path")) and _opt(obj, "env", _is_nat) and options_ok:
@@ -242,7 +244,12 @@ def _pos(line: int, column: int) -> dict[str, int]:
 
 
 def _msg(severity: str, data: str, line: int = 1, column: int = 0, end: int | None = None) -> dict[str, Any]:
-    return {"severity": severity, "pos": _pos(line, column), "endPos": _pos(line, end if end is not None else column), "data": data}
+    return {
+        "severity": severity,
+        "pos": _pos(line, column),
+        "endPos": _pos(line, end if end is not None else column),
+        "data": data,
+    }
 
 
 class ScenarioRepl:
@@ -366,7 +373,9 @@ class ScenarioRepl:
             response["sorries"] = sorries
         return response
 
-    def declaration(self, body: str, decls: dict[str, bool], messages: list[dict[str, Any]], sorries: list[dict[str, Any]]) -> None:
+    def declaration(
+        self, body: str, decls: dict[str, bool], messages: list[dict[str, Any]], sorries: list[dict[str, Any]]
+    ) -> None:
         match = _DECL.search(body)
         if match is None:
             return  # `open …`, `set_option …`, a `def`: accepted silently
@@ -386,7 +395,14 @@ class ScenarioRepl:
         if proof in ("by sorry", "sorry"):
             for _ in range(int(spec.get("sorries", 1))):
                 ps = self.new_state(goals)
-                sorries.append({"proofState": ps, "pos": _pos(line_of_proof, 0), "goal": "\n".join(goals), "endPos": _pos(line_of_proof, 5)})
+                sorries.append(
+                    {
+                        "proofState": ps,
+                        "pos": _pos(line_of_proof, 0),
+                        "goal": "\n".join(goals),
+                        "endPos": _pos(line_of_proof, 5),
+                    }
+                )
             if sorries:
                 messages.append(_msg("warning", SORRY_WARNING, *name_pos))
             decls[name] = True

@@ -87,7 +87,8 @@ def test_no_goals_without_a_proof_status_is_not_a_proof() -> None:
 def test_warnings_ride_along_with_a_state() -> None:
     resp = parse_response(
         '{"proofState": 2, "goals": ["⊢ True"], "proofStatus": "Incomplete: open goals remain", "messages": '
-        '[{"severity": "warning", "pos": {"line": 0, "column": 0}, "endPos": null, "data": "this tactic is never executed"}]}'
+        '[{"severity": "warning", "pos": {"line": 0, "column": 0}, "endPos": null,'
+        ' "data": "this tactic is never executed"}]}'
     )
     result = classify_tactic_response(resp, 7)
     assert isinstance(result, TacticState) and result.messages == ("this tactic is never executed",)

@@ -204,7 +204,12 @@ def test_many_tactics_in_flight(workers: int) -> None:
             jobs = [(root, "simp"), (root, "exact h"), (root, "rw [Nat.add_comm]"), (step, "rfl")] * 8
             results = await asyncio.gather(*(env.run_tac(s, t) for s, t in jobs))
             for (_, tactic), result in zip(jobs, results):
-                expected = {"simp": ProofFinished, "exact h": LeanError, "rw [Nat.add_comm]": TacticState, "rfl": TacticState}
+                expected = {
+                    "simp": ProofFinished,
+                    "exact h": LeanError,
+                    "rw [Nat.add_comm]": TacticState,
+                    "rfl": TacticState,
+                }
                 assert isinstance(result, expected[tactic])
             ids = [r.id for r in results if isinstance(r, (TacticState, ProofFinished))]
             assert len(ids) == len(set(ids))  # every new state has its own handle

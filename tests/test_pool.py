@@ -51,7 +51,9 @@ def test_each_worker_sends_its_header_once_and_reuses_the_env(tmp_path: Path) ->
         async with ReplPool(config("--log", str(log), workers=3), HEADER) as pool:
             for _ in range(5):
                 async with pool.acquire() as worker:
-                    resp = await worker.process.command("theorem t1 (x : ℕ) : x + 0 = x := by sorry", env=worker.header_env)
+                    resp = await worker.process.command(
+                        "theorem t1 (x : ℕ) : x + 0 = x := by sorry", env=worker.header_env
+                    )
                     assert isinstance(resp, CommandResponse) and len(resp.sorries) == 1
             pids = {w.process.pid for w in pool._live}
         counts = env_less_commands(log)
@@ -180,7 +182,10 @@ def test_replacement_failure_reaches_waiters(tmp_path: Path) -> None:
     async def go() -> None:
         # The REPL command works once, then every later start dies at once.
         script = tmp_path / "repl.sh"
-        script.write_text(f'#!/bin/sh\nif [ -e {flag} ]; then echo broken >&2; exit 3; fi\nexec {fake_command("--scenario", "provable")}\n')
+        script.write_text(
+            f"#!/bin/sh\nif [ -e {flag} ]; then echo broken >&2; exit 3; fi\n"
+            f"exec {fake_command('--scenario', 'provable')}\n"
+        )
         script.chmod(0o755)
         cfg = LeanConfig(project_dir=ROOT, repl_command=str(script), workers=1)
         async with ReplPool(cfg, HEADER) as pool:

@@ -21,7 +21,14 @@ from fake_repl import fake_argv, leftovers
 from prover.config import LeanConfig
 from prover.errors import ReplCrashError, ReplStartError, ReplTimeoutError
 from prover.lean.process import ReplProcess
-from prover.lean.protocol import CommandResponse, ErrorResponse, ProofStepResponse, TacticRequest, parse_request, parse_response
+from prover.lean.protocol import (
+    CommandResponse,
+    ErrorResponse,
+    ProofStepResponse,
+    TacticRequest,
+    parse_request,
+    parse_response,
+)
 from test_protocol import answered, expected_of, read_requests, read_responses
 
 T = TypeVar("T")
@@ -78,7 +85,13 @@ def test_header_statement_and_tactics() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [p for p in sorted(Path(os.environ.get("PROVER_TRANSCRIPTS", ROOT.parent / "shared" / "lean-repl-transcripts")).rglob("*.in")) if expected_of(p).exists()],
+    [
+        p
+        for p in sorted(
+            Path(os.environ.get("PROVER_TRANSCRIPTS", ROOT.parent / "shared" / "lean-repl-transcripts")).rglob("*.in")
+        )
+        if expected_of(p).exists()
+    ],
     ids=lambda p: p.stem,
 )
 def test_transcripts_replayed_through_the_client(path: Path) -> None:
@@ -256,7 +269,9 @@ def test_fake_repl_framing_matches_the_real_loop() -> None:
     queries = b'# a comment\n\n-- another\n\n{"cmd": "import Mathlib"}\n\n'
     out = subprocess.run(fake_argv("--scenario", "provable"), input=queries, capture_output=True, timeout=10)
     assert out.returncode == 0 and out.stdout.count(b"\n\n") == 1
-    out = subprocess.run(fake_argv("--scenario", "provable"), input=b'{"cmd": "x"}\n\n\n', capture_output=True, timeout=10)
+    out = subprocess.run(
+        fake_argv("--scenario", "provable"), input=b'{"cmd": "x"}\n\n\n', capture_output=True, timeout=10
+    )
     assert out.returncode == 1 and out.stdout.count(b"\n\n") == 1
     assert out.stderr.startswith(b'uncaught exception: {"message": "Could not parse JSON:')
     multi = b'{"cmd":\n   "import Mathlib"}\n\n'  # lines right-trimmed and joined, as getLines does
@@ -337,7 +352,9 @@ def test_rss_ceiling_marks_for_recycling_and_kills_a_growing_request() -> None:
 
 
 def test_from_config_uses_the_configured_command() -> None:
-    config = LeanConfig(project_dir=ROOT, repl_command=" ".join(fake_argv("--scenario", "provable")), tactic_timeout=3.0)
+    config = LeanConfig(
+        project_dir=ROOT, repl_command=" ".join(fake_argv("--scenario", "provable")), tactic_timeout=3.0
+    )
     repl = ReplProcess.from_config(config, name="w1")
     assert repl.argv == fake_argv("--scenario", "provable") and repl.cwd == ROOT and repl.tactic_timeout == 3.0
 

@@ -152,8 +152,10 @@ def test_encoding_is_one_line_with_one_blank_line_and_raw_unicode() -> None:
 
 
 def test_unknown_keys_are_ignored_and_end_pos_may_be_null() -> None:
-    resp = parse_response('{"env": 3, "gc": true, "messages": [{"severity": "error", "pos": {"line": 1, "column": 17},'
-                          ' "endPos": null, "data": "unexpected end of input"}]}')
+    resp = parse_response(
+        '{"env": 3, "gc": true, "messages": [{"severity": "error", "pos": {"line": 1, "column": 17},'
+        ' "endPos": null, "data": "unexpected end of input"}]}'
+    )
     assert isinstance(resp, CommandResponse) and resp.messages[0].end_pos is None
     with pytest.raises(ValueError):
         parse_response('{"what": 1}')

@@ -13,9 +13,10 @@ import contextlib
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from prover.config import LeanConfig
 from prover.errors import NoAvailableReplError, ReplError, ReplStartError, ReplTimeoutError
@@ -164,7 +165,9 @@ class ReplPool:
             wait,
             _fail,
             fut,
-            NoAvailableReplError(f"no REPL worker became free within {wait:g} s ({busy} busy, {self._starting} starting)"),
+            NoAvailableReplError(
+                f"no REPL worker became free within {wait:g} s ({busy} busy, {self._starting} starting)"
+            ),
         )
         try:
             worker = await fut
@@ -223,7 +226,8 @@ class ReplPool:
     async def _replace(self) -> None:
         try:
             worker = await self._spawn()
-        except ReplError as e:
+        except Exception as exc:
+            e = exc if isinstance(exc, ReplError) else ReplStartError(f"could not start a REPL worker: {exc!r}")
             self._starting -= 1
             self._spawn_error = e
             logger.warning("could not start a REPL worker: %s", e)
@@ -263,8 +267,8 @@ class ReplPool:
             raise ReplStartError(f"the header does not elaborate: {detail}")
         return Worker(process, resp.env, uid)
 
-    def _tasks_add(self, coro: object) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)  # type: ignore[arg-type]  # a coroutine
+    def _tasks_add(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

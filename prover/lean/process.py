@@ -48,7 +48,7 @@ from prover.lean.protocol import (
     Request,
     Response,
     TacticRequest,
-    encode_request_bytes,
+    encode_request_body,
     parse_response,
 )
 
@@ -106,6 +106,25 @@ def _child_setup(parent_pid: int, memory_limit_bytes: int | None) -> None:
 
 
 # --------------------------------------------------------------------------------------- the pipes
+
+_F_SETPIPE_SZ = 1031  # Linux fcntl: a pipe's capacity
+PIPE_BYTES = 1 << 20
+
+
+def _widen_pipes(transport: asyncio.SubprocessTransport) -> None:
+    """Raise stdin/stdout pipe capacity from 64 KiB to 1 MiB where Linux allows (fs.pipe-max-size): a 1 MB
+    request or a big answer then crosses in a few system calls instead of one event-loop wakeup per 64 KiB."""
+    if not sys.platform.startswith("linux"):
+        return
+    import fcntl
+
+    for fd in (0, 1):
+        pipe = transport.get_pipe_transport(fd)
+        handle = None if pipe is None else pipe.get_extra_info("pipe")
+        if handle is None:
+            continue
+        with contextlib.suppress(OSError, ValueError):  # ValueError: closed already (the child exited at once)
+            fcntl.fcntl(handle.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
 
 
 class _Timeout(Exception):
@@ -190,6 +209,45 @@ class _ReplProtocol(asyncio.SubprocessProtocol):
 def _fail(fut: asyncio.Future[bytes], exc: BaseException) -> None:
     if not fut.done():
         fut.set_exception(exc)
+
+
+_SMALL_WRITE = 64 * 1024
+
+
+class _Alarm:
+    """The one timer of a request: fails it at the deadline and, when an RSS ceiling is set, samples the process
+    tree's RSS once a second on the way (killing a request that grows past the ceiling)."""
+
+    __slots__ = ("_deadline", "_fut", "_handle", "_repl")
+
+    def __init__(self, repl: ReplProcess, fut: asyncio.Future[bytes], deadline: float) -> None:
+        self._repl, self._fut, self._deadline = repl, fut, deadline
+        self._handle = self._schedule(asyncio.get_running_loop())
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> asyncio.TimerHandle:
+        when = self._deadline
+        if self._repl.max_rss_mb is not None:
+            when = min(when, loop.time() + RSS_CHECK_INTERVAL)
+        return loop.call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        fut, repl = self._fut, self._repl
+        if fut.done():
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._deadline:
+            fut.set_exception(_Timeout())
+            return
+        if repl.max_rss_mb is not None:
+            repl._rss_checked = time.monotonic()
+            if repl.rss_mb() > repl.max_rss_mb:
+                repl._over_rss = True
+                fut.set_exception(_OutOfMemory())
+                return
+        self._handle = self._schedule(loop)
+
+    def cancel(self) -> None:
+        self._handle.cancel()
 
 
 # --------------------------------------------------------------------------------------- the process
@@ -301,7 +359,9 @@ class ReplProcess:
     @property
     def needs_recycle(self) -> bool:
         """Past the proof-state limit or the RSS ceiling: replace this process when it is next idle."""
-        return self._over_rss or (self.max_proof_states is not None and self.proof_states_created >= self.max_proof_states)
+        return self._over_rss or (
+            self.max_proof_states is not None and self.proof_states_created >= self.max_proof_states
+        )
 
     def rss_mb(self) -> float:
         """Resident memory of the process tree in MiB (0 when it is gone)."""
@@ -349,6 +409,7 @@ class ReplProcess:
         assert isinstance(stdin, asyncio.WriteTransport)
         self._stdin = stdin
         self.pid = transport.get_pid()
+        _widen_pipes(transport)
         _LIVE_GROUPS.add(self.pid)  # start_new_session: the group id is the pid
         logger.debug("%s: started pid %d: %s", self.name, self.pid, shlex.join(self.argv))
 
@@ -390,12 +451,16 @@ class ReplProcess:
 
         `options`: all_tactics, root_goals, infotree (REPL CommandOptions).
         """
-        resp = await self.request(CommandRequest(cmd=cmd, env=env, **options), self.command_timeout if timeout is None else timeout)
+        resp = await self.request(
+            CommandRequest(cmd=cmd, env=env, **options), self.command_timeout if timeout is None else timeout
+        )
         if isinstance(resp, ProofStepResponse):
             raise await self._broken("a command got a proof-step response")
         return resp
 
-    async def tactic(self, tactic: str, proof_state: int, timeout: float | None = None) -> ProofStepResponse | ErrorResponse:
+    async def tactic(
+        self, tactic: str, proof_state: int, timeout: float | None = None
+    ) -> ProofStepResponse | ErrorResponse:
         """Run one tactic on a proof state."""
         resp = await self.request(
             TacticRequest(tactic=tactic, proof_state=proof_state), self.tactic_timeout if timeout is None else timeout
@@ -406,9 +471,9 @@ class ReplProcess:
 
     async def request(self, req: Request, timeout: float) -> Response:
         """Send one validated request and wait at most `timeout` seconds for its response."""
-        data = encode_request_bytes(req)  # ValueError before anything is sent
+        body = encode_request_body(req)  # ValueError before anything is sent
         async with self._lock:
-            frame = await self._roundtrip(data, timeout)
+            frame = await self._roundtrip(body, timeout)
         try:
             resp = parse_response(frame)
         except ValueError as e:
@@ -417,7 +482,7 @@ class ReplProcess:
         self._note(resp)
         return resp
 
-    async def _roundtrip(self, data: bytes, timeout: float) -> bytes:
+    async def _roundtrip(self, body: bytes, timeout: float) -> bytes:
         proto, stdin = self._proto, self._stdin
         if proto is None or stdin is None:
             raise ReplStartError(f"{self.name}: request before start()")
@@ -428,10 +493,13 @@ class ReplProcess:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bytes] = loop.create_future()
         proto.waiter = fut
-        stdin.write(data)
+        if len(body) < _SMALL_WRITE:
+            stdin.write(body + b"\n\n")  # one system call
+        else:
+            stdin.write(body)  # no 1 MB copy just to append the blank line
+            stdin.write(b"\n\n")
         proto.deliver()  # a response may already sit in the buffer (only after a cancelled request)
-        timer = loop.call_later(timeout, _fail, fut, _Timeout())
-        watch = loop.call_later(RSS_CHECK_INTERVAL, self._watch, fut) if self.max_rss_mb is not None else None
+        alarm = _Alarm(self, fut, loop.time() + timeout)
         try:
             return await fut
         except _Timeout:
@@ -458,20 +526,7 @@ class ReplProcess:
                 proto.discard += 1
             raise
         finally:
-            timer.cancel()
-            if watch is not None:
-                watch.cancel()
-
-    def _watch(self, fut: asyncio.Future[bytes]) -> None:
-        """While a request runs: sample the tree's RSS once a second; kill it past the ceiling."""
-        if fut.done() or self.max_rss_mb is None:
-            return
-        self._rss_checked = time.monotonic()
-        if self.rss_mb() > self.max_rss_mb:
-            self._over_rss = True
-            _fail(fut, _OutOfMemory())
-            return
-        asyncio.get_running_loop().call_later(RSS_CHECK_INTERVAL, self._watch, fut)
+            alarm.cancel()
 
     def _note(self, resp: Response) -> None:
         """Track proof-state ids (for recycling) and, at most once a second, the RSS ceiling."""
@@ -479,7 +534,8 @@ class ReplProcess:
             ids = [resp.proof_state, *(s.proof_state for s in resp.sorries if s.proof_state is not None)]
             self._max_state = max(self._max_state, *ids)
         elif isinstance(resp, CommandResponse) and (resp.sorries or resp.tactics):
-            ids = [s.proof_state for s in (*resp.sorries, *resp.tactics) if s.proof_state is not None]
+            ids = [s.proof_state for s in resp.sorries if s.proof_state is not None]
+            ids += [t.proof_state for t in resp.tactics if t.proof_state is not None]
             if ids:
                 self._max_state = max(self._max_state, *ids)
         if self.max_rss_mb is not None:

@@ -38,6 +38,7 @@ __all__ = [
     "UnpickleProofStateRequest",
     "classify_tactic_response",
     "encode_request",
+    "encode_request_body",
     "encode_request_bytes",
     "error_texts",
     "has_errors",
@@ -205,21 +206,26 @@ Response = Union[CommandResponse, ProofStepResponse, ErrorResponse]
 # ----------------------------------------------------------------------------------------- functions
 
 
-def encode_request_bytes(req: Request) -> bytes:
-    """The request's wire form as UTF-8 bytes: one line of JSON and exactly one blank line after it.
+def encode_request_body(req: Request) -> bytes:
+    """The request as one line of JSON (UTF-8), without the blank line that ends it on the wire.
 
     The models have been validated when built (non-negative int ids, strings), the JSON is one line because every
     newline inside a string is escaped, it starts with `{` (never `#`/`--`, which the REPL skips without a reply),
-    and non-ASCII stays raw UTF-8 (Lean's JSON parser would mangle `\\u` surrogate pairs such as 𝓝).
+    and non-ASCII stays raw UTF-8 (Lean's JSON parser would mangle `\\u` surrogate pairs such as 𝓝). One pass over
+    each string, in pydantic-core (Rust).
 
     Raises:
         ValueError: a string cannot be encoded (a lone surrogate).
     """
     try:
-        body = req.__pydantic_serializer__.to_json(req, by_alias=True, exclude_none=True)
+        return req.__pydantic_serializer__.to_json(req, by_alias=True, exclude_none=True)
     except Exception as e:  # pydantic_core.PydanticSerializationError: lone surrogates and the like
         raise ValueError(f"request cannot be encoded: {e}") from e
-    return body + b"\n\n"
+
+
+def encode_request_bytes(req: Request) -> bytes:
+    """The request's wire form as UTF-8 bytes: one line of JSON and exactly one blank line after it."""
+    return encode_request_body(req) + b"\n\n"
 
 
 def encode_request(req: Request) -> str:
