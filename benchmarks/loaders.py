@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prover.errors import UsageError
+from prover.lean.statement import (
+    _mask_comments_and_strings as _mask,  # the parser's own masking, so both agree
+)
 from prover.lean.statement import split_file
-from prover.lean.statement import _mask_comments_and_strings as _mask  # the parser's own masking, so both agree
 
 __all__ = [
     "Problem",
@@ -36,7 +38,9 @@ __all__ = [
 ]
 
 # A top-level theorem and its name (the same name syntax as `prover.lean.statement`).
-_THEOREM = re.compile(r"^(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+(?P<name>[^\s:({\[⦃]+)", re.M)
+_THEOREM = re.compile(
+    r"^(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+(?P<name>[^\s:({\[⦃]+)", re.M
+)
 # Lines that belong to a shared header: imports, options, opens, universes, blank lines and line comments.
 _HEADER_LINE = re.compile(r"^(?:import\s|set_option\s|open\s|universe\s|--|\s*$)")
 # A sourced declaration: its head up to the last `:=`, then only a placeholder proof. Anchoring on the placeholder
@@ -284,6 +288,8 @@ def load_lean_file(path: Path, *, split: str = "") -> list[Problem]:
         end = starts[i + 1].start() if i + 1 < len(starts) else len(text)
         line = text.count("\n", 0, match.start()) + 1
         problems.append(
-            problem_from_parts(header, text[match.start() : end], id=name, name=name, source=f"{path}:{line}", split=split)
+            problem_from_parts(
+                header, text[match.start() : end], id=name, name=name, source=f"{path}:{line}", split=split
+            )
         )
     return problems

@@ -22,7 +22,15 @@ from typing import Any
 
 from benchmarks.loaders import Problem
 from benchmarks.records import RunRecords
-from benchmarks.sweep import Allotter, ProveFn, SweepProgress, SweepSummary, is_fatal, error_result, run_sweep
+from benchmarks.sweep import (
+    Allotter,
+    ProveFn,
+    SweepProgress,
+    SweepSummary,
+    error_result,
+    is_fatal,
+    run_sweep,
+)
 from prover.errors import EnvironmentProblem
 from prover.results import ProofResult
 

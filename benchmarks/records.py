@@ -402,7 +402,9 @@ class RunRecords:
         old_config = saved.get("config") or {}
         if config is not None and old_config:
             changed = sorted(
-                k for k in set(config) | set(old_config) if k not in RESUMABLE_KEYS and config.get(k) != old_config.get(k)
+                k
+                for k in set(config) | set(old_config)
+                if k not in RESUMABLE_KEYS and config.get(k) != old_config.get(k)
             )
             if changed:
                 diffs = ", ".join(f"{k}: {old_config.get(k)!r} -> {config.get(k)!r}" for k in changed)
@@ -453,7 +455,9 @@ class RunRecords:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise UsageError(f"another sweep is writing to {self.run_dir}; wait for it or use another --output-path") from None
+            raise UsageError(
+                f"another sweep is writing to {self.run_dir}; wait for it or use another --output-path"
+            ) from None
         self._lock_fd = fd
 
     def close(self) -> None:
@@ -549,8 +553,15 @@ class RunRecords:
             try:
                 self.register_task(TaskEntry.of(get_task(name), selected))
             except UsageError:
-                self.register_task(TaskEntry(name=name, version="", dataset_sha256=dataset_sha256(selected),
-                                             original=len(selected), effective=len(selected)))
+                self.register_task(
+                    TaskEntry(
+                        name=name,
+                        version="",
+                        dataset_sha256=dataset_sha256(selected),
+                        original=len(selected),
+                        effective=len(selected),
+                    )
+                )
 
     @property
     def seconds(self) -> float:

@@ -52,11 +52,32 @@ def _rows(results: Mapping[str, Any], samples: Mapping[str, Sequence[Mapping[str
         known_wrong = (configs.get(task) or {}).get("known_wrong", [])
         m = task_metrics(samples[task], known_wrong)
         version = str((configs.get(task) or {}).get("version", ""))
-        rows.append([task, version, str(m["n"]), "pass", "↑", _fmt(m["pass_rate"]), "±", _fmt(m["pass_rate_stderr"]), _fmt(m["mean_seconds"], 1)])
+        rows.append(
+            [
+                task,
+                version,
+                str(m["n"]),
+                "pass",
+                "↑",
+                _fmt(m["pass_rate"]),
+                "±",
+                _fmt(m["pass_rate_stderr"]),
+                _fmt(m["mean_seconds"], 1),
+            ]
+        )
         if m["n_excl_known_wrong"] != m["n"]:
             rows.append(
-                ["", "", str(m["n_excl_known_wrong"]), "pass excl. known-wrong", "↑", _fmt(m["pass_rate_excl_known_wrong"]), "±",
-                 _fmt(m["pass_rate_excl_known_wrong_stderr"]), ""]
+                [
+                    "",
+                    "",
+                    str(m["n_excl_known_wrong"]),
+                    "pass excl. known-wrong",
+                    "↑",
+                    _fmt(m["pass_rate_excl_known_wrong"]),
+                    "±",
+                    _fmt(m["pass_rate_excl_known_wrong_stderr"]),
+                    "",
+                ]
             )
     return rows
 
@@ -71,7 +92,13 @@ def markdown_table(results: Mapping[str, Any], samples: Mapping[str, Sequence[Ma
     widths = [max(len(r[i]) for r in [_HEAD, *rows]) for i in range(len(_HEAD))]
 
     def line(cells: Sequence[str]) -> str:
-        return "|" + "|".join(c.rjust(w) if i in _RIGHT else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))) + "|"
+        return (
+            "|"
+            + "|".join(
+                c.rjust(w) if i in _RIGHT else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + "|"
+        )
 
     rule = "|" + "|".join(("-" * (w - 1) + ":") if i in _RIGHT else "-" * w for i, w in enumerate(widths)) + "|"
     return "\n".join([line(_HEAD), rule, *(line(r) for r in rows)]) + "\n"
@@ -80,7 +107,9 @@ def markdown_table(results: Mapping[str, Any], samples: Mapping[str, Sequence[Ma
 def proof_text(sample: Mapping[str, Any]) -> str:
     """The checked text of a proved sample: header, statement and tactic proof (as the verifier builds it)."""
     statement = str(sample.get("statement", ""))
-    body = Statement(original=statement, head=statement, name=str(sample.get("name", ""))).with_proof(sample.get("proof") or [])
+    body = Statement(original=statement, head=statement, name=str(sample.get("name", ""))).with_proof(
+        sample.get("proof") or []
+    )
     return f"{sample.get('header', '')}{body}\n"
 
 
@@ -104,7 +133,9 @@ def cactus_plot(samples: Mapping[str, Sequence[Mapping[str, Any]]], path: Path, 
     ax = fig.add_subplot()
     longest = 0.0
     for task in sorted(samples):
-        times = sorted(float((s.get("seconds") or {}).get("total", 0.0)) for s in samples[task] if s.get("status") == "proved")
+        times = sorted(
+            float((s.get("seconds") or {}).get("total", 0.0)) for s in samples[task] if s.get("status") == "proved"
+        )
         n = len(samples[task])
         if times:
             longest = max(longest, times[-1])
@@ -129,13 +160,16 @@ def outcome_chart(samples: Mapping[str, Sequence[Mapping[str, Any]]], path: Path
     from matplotlib.patches import Patch, Rectangle
 
     tasks = sorted(samples)
-    ordered = {t: sorted(samples[t], key=lambda s: (s.get("doc_id") is None, s.get("doc_id") or 0, str(s.get("id")))) for t in tasks}
+    ordered = {
+        t: sorted(samples[t], key=lambda s: (s.get("doc_id") is None, s.get("doc_id") or 0, str(s.get("id"))))
+        for t in tasks
+    }
     heights = [max(1, math.ceil(len(ordered[t]) / per_row)) for t in tasks]
     # A cell is about 0.19 in on a 10 in wide figure; each task adds its rows plus a title line.
     bands = [0.19 * h + 0.32 for h in heights]
     fig = _figure(10.0, 0.75 + sum(bands))
     axes = fig.subplots(len(tasks), 1, squeeze=False, height_ratios=bands)[:, 0]
-    for ax, task, rows in zip(axes, tasks, heights):
+    for ax, task, rows in zip(axes, tasks, heights, strict=True):
         for i, s in enumerate(ordered[task]):
             status = str(s.get("status"))
             ax.add_patch(
@@ -179,7 +213,9 @@ def _html_page(
     esc = html.escape
     rows = _rows(results, samples)
     table = "<table class='summary'><tr>" + "".join(f"<th>{esc(h)}</th>" for h in _HEAD) + "</tr>"
-    table += "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows) + "</table>"
+    for r in rows:
+        table += "<tr>" + "".join(f"<td{' class=num' if i in _RIGHT else ''}>{esc(c)}</td>" for i, c in enumerate(r))
+    table += "</table>"
     config = results.get("config") or {}
     versions = {k: v for k, v in (results.get("versions") or {}).items() if k != "tasks"}
     meta = "".join(f"<li><b>{esc(str(k))}</b>: {esc(str(v))}</li>" for k, v in {**config, **versions}.items())
@@ -189,7 +225,8 @@ def _html_page(
     index, details = [], []
     for task in sorted(samples):
         items = sorted(samples[task], key=lambda s: (s.get("doc_id") is None, s.get("doc_id") or 0, str(s.get("id"))))
-        index.append(f"<h3>{esc(task)}</h3><table class='problems'><tr><th>problem</th><th>status</th><th>seconds</th><th>nodes</th><th>stop reason</th></tr>")
+        heads = "".join(f"<th>{h}</th>" for h in ("problem", "status", "seconds", "nodes", "stop reason"))
+        index.append(f"<h3>{esc(task)}</h3><table class='problems'><tr>{heads}</tr>")
         for s in items:
             pid, status = str(s.get("id")), str(s.get("status"))
             anchor = _anchor(task, pid)
@@ -197,14 +234,16 @@ def _html_page(
             wrong = " <span class='kw'>known-wrong</span>" if s.get("known_wrong") else ""
             index.append(
                 f"<tr><td><a href='#{anchor}'>{esc(pid)}</a>{wrong}</td><td class='{esc(status)}'>{esc(status)}</td>"
-                f"<td>{float(secs):.1f}</td><td>{esc(str(s.get('nodes', '')))}</td><td>{esc(str(s.get('stop_reason') or ''))}</td></tr>"
+                f"<td class='num'>{float(secs):.1f}</td><td class='num'>{esc(str(s.get('nodes', '')))}</td>"
+                f"<td>{esc(str(s.get('stop_reason') or ''))}</td></tr>"
             )
             if status == "proved":
                 body = f"<pre>{esc(proof_text(s))}</pre>"
             else:
                 reason = s.get("error") or f"stopped: {s.get('stop_reason') or 'unknown'}"
                 verdict = f"; last verdict: {s.get('verdict')}" if s.get("verdict") else ""
-                body = f"<p class='reason'>{esc(str(reason))}{esc(verdict)}</p><pre>{esc(str(s.get('statement', '')))}</pre>"
+                statement = esc(str(s.get("statement", "")))
+                body = f"<p class='reason'>{esc(str(reason))}{esc(verdict)}</p><pre>{statement}</pre>"
             details.append(f"<section id='{anchor}'><h4>{esc(task)} / {esc(pid)} — {esc(status)}</h4>{body}</section>")
         index.append("</table>")
     title = f"prover run {esc(run_dir.name)} ({esc(str(results.get('start_time', '')))})"
@@ -213,7 +252,7 @@ def _html_page(
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 72em; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ border: 1px solid #ccc; padding: 0.2em 0.6em; }}
-table.summary td:nth-child(2), table.summary td:nth-child(3), table.summary td:nth-child(6), table.summary td:nth-child(8), table.summary td:nth-child(9) {{ text-align: right; }}
+td.num {{ text-align: right; }}
 td.proved {{ color: #2e7d32; font-weight: 600; }} td.error {{ color: #c62828; }} td.timeout {{ color: #ef8f00; }}
 span.kw {{ font-size: 0.75em; background: #eee; padding: 0 0.3em; }}
 figure img {{ max-width: 100%; }} pre {{ background: #f6f6f6; padding: 0.6em; overflow-x: auto; }}
@@ -224,9 +263,9 @@ section {{ border-top: 1px solid #ddd; }} p.reason {{ color: #c62828; }}
 <ul>{meta}</ul>
 {figures}
 <h2>Problems</h2>
-{''.join(index)}
+{"".join(index)}
 <h2>Proofs and failure reasons</h2>
-{''.join(details)}
+{"".join(details)}
 </body></html>
 """
 

@@ -96,7 +96,8 @@ def main() -> None:
         f"sweep scaling: {args.problems} problems × {args.expansions} expansions × width {args.width}, "
         f"{args.latency_ms:g} ms per tactic (≥ {ideal_one:.2f} s per problem); cores: {os.cpu_count()}"
     )
-    print(f"{'W':>3} {'sweep s':>8} {'problems/s':>11} {'speedup':>8} {'efficiency':>10} {'bare s':>7} {'runner cost':>11}")
+    columns = ("W", 3), ("sweep s", 8), ("problems/s", 11), ("speedup", 8), ("efficiency", 10), ("bare s", 7)
+    print(" ".join(f"{name:>{width}}" for name, width in columns), f"{'runner cost':>11}")
     base = None
     with tempfile.TemporaryDirectory() as tmp:
         for w in args.workers:

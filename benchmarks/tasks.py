@@ -132,9 +132,7 @@ class Task:
     ) -> list[Problem]:
         """The task's problems, tagged with the task name and known-wrong flags; see `load_problems`."""
         location = locate_data(self.source, data_dir, download=download, cache_dir=cache_dir)
-        problems = [
-            replace(p, task=self.name, known_wrong=p.id in self.known_wrong) for p in self.loader(location)
-        ]
+        problems = [replace(p, task=self.name, known_wrong=p.id in self.known_wrong) for p in self.loader(location)]
         return apply_limit(problems, limit)
 
 
@@ -358,7 +356,9 @@ _DEEPSEEK_TEST_WRONG = {
             "induction_prod1p1onk3le3m1onn",
         )
     },
-    "algebra_cubrtrp1oncubrtreq3_rcubp1onrcubeq5778": _YANGKY11_TEST_WRONG["algebra_cubrtrp1oncubrtreq3_rcubp1onrcubeq5778"],
+    "algebra_cubrtrp1oncubrtreq3_rcubp1onrcubeq5778": _YANGKY11_TEST_WRONG[
+        "algebra_cubrtrp1oncubrtreq3_rcubp1onrcubeq5778"
+    ],
     "mathd_algebra_275": _YANGKY11_TEST_WRONG["mathd_algebra_275"],
     "mathd_algebra_314": _YANGKY11_TEST_WRONG["mathd_algebra_314"],
 }

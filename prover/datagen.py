@@ -102,7 +102,9 @@ def _results_of(run_dir: Path, stamp: str) -> dict[str, Any]:
         return {}
 
 
-def _provenance(run_dir: Path, stamp: str, task: str, results: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+def _provenance(
+    run_dir: Path, stamp: str, task: str, results: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
     versions = results.get("versions") or {}
     task_info = (versions.get("tasks") or {}).get(task) or {}
     flat = {k: str(versions.get(k) or "") for k in _VERSION_KEYS}
@@ -139,11 +141,25 @@ def _tree_records(tree_path: Path) -> tuple[list[dict[str, str]], list[dict[str,
         before = text(src)
         # Every PROVED node has a complete proof below it: its proving edge ends the proof or reaches a PROVED node.
         if nodes.get(src, {}).get("status") == "proved" and (
-            outcome == "proved" or (outcome == "state" and dst is not None and nodes.get(int(dst), {}).get("status") == "proved")
+            outcome == "proved"
+            or (outcome == "state" and dst is not None and nodes.get(int(dst), {}).get("status") == "proved")
         ):
-            proved.append({"state_before": before, "tactic": e["tactic"], "state_after": text(dst) if outcome == "state" else "no goals"})
+            proved.append(
+                {
+                    "state_before": before,
+                    "tactic": e["tactic"],
+                    "state_after": text(dst) if outcome == "state" else "no goals",
+                }
+            )
         elif outcome in ("error", "given_up"):
-            failed.append({"state_before": before, "tactic": e["tactic"], "error": str(e.get("error") or ""), "outcome": str(outcome)})
+            failed.append(
+                {
+                    "state_before": before,
+                    "tactic": e["tactic"],
+                    "error": str(e.get("error") or ""),
+                    "outcome": str(outcome),
+                }
+            )
     return proved, failed
 
 
@@ -248,7 +264,14 @@ def _export_sample(
     for origin, items in (("proof", steps if proved else []), ("tree", tree_steps)):
         for step in items:
             before, tactic = str(step.get("state_before", "")), str(step.get("tactic", ""))
-            record = {**common, "state_before": before, "tactic": tactic, "state_after": str(step.get("state_after") or ""), "origin": origin, **meta}
+            record = {
+                **common,
+                "state_before": before,
+                "tactic": tactic,
+                "state_after": str(step.get("state_after") or ""),
+                "origin": origin,
+                **meta,
+            }
             writer.add("state_tactic", _key(before, tactic), record)
     for step in failed:
         before, tactic = str(step.get("state_before", "")), str(step.get("tactic", ""))
@@ -287,6 +310,12 @@ def _export_sample(
         writer.add(
             "annotated",
             key,
-            {**common, "header": header, "formal_statement": f"{statement} by\n", "annotated_proof": annotated[len(statement) + len(" by\n") :],
-             "full_text": header + annotated + "\n", **meta},
+            {
+                **common,
+                "header": header,
+                "formal_statement": f"{statement} by\n",
+                "annotated_proof": annotated[len(statement) + len(" by\n") :],
+                "full_text": header + annotated + "\n",
+                **meta,
+            },
         )

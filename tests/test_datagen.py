@@ -46,7 +46,9 @@ FAILED = ProofResult(
 
 def make_run(root: Path, model: str, tree: dict | None = None) -> Path:
     with RunRecords.create(root, model, config={"model": model, "budget_s": 60}, versions=VERSIONS) as records:
-        records.register_task(TaskEntry(name="toy", version="1.0", dataset="example/toy", dataset_commit="c" * 40, effective=3))
+        records.register_task(
+            TaskEntry(name="toy", version="1.0", dataset="example/toy", dataset_commit="c" * 40, effective=3)
+        )
         records.append(problem("a"), PROVED)
         records.append(problem("b"), FAILED)
         records.append(problem("w", known_wrong=True), PROVED)
@@ -64,13 +66,58 @@ TREE = {
     "status": "proved",
     "proof": ["constructor", "norm_num"],
     "nodes": [
-        {"id": 0, "goals": ["⊢ 2 = 2 ∧ True"], "depth": 0, "logprob": 0.0, "priority": 0.0, "status": "proved", "pending": 0, "truncated": False},
-        {"id": 1, "goals": ["case left\n⊢ 2 = 2", "case right\n⊢ True"], "depth": 1, "logprob": -0.1, "priority": -0.1, "status": "proved", "pending": 0, "truncated": False},
+        {
+            "id": 0,
+            "goals": ["⊢ 2 = 2 ∧ True"],
+            "depth": 0,
+            "logprob": 0.0,
+            "priority": 0.0,
+            "status": "proved",
+            "pending": 0,
+            "truncated": False,
+        },
+        {
+            "id": 1,
+            "goals": ["case left\n⊢ 2 = 2", "case right\n⊢ True"],
+            "depth": 1,
+            "logprob": -0.1,
+            "priority": -0.1,
+            "status": "proved",
+            "pending": 0,
+            "truncated": False,
+        },
     ],
     "edges": [
-        {"id": 0, "src": 0, "dst": None, "tactic": "ring", "logprob": -1.0, "outcome": "error", "seconds": 0.1, "error": "ring failed"},
-        {"id": 1, "src": 0, "dst": 1, "tactic": "constructor", "logprob": -0.1, "outcome": "state", "seconds": 0.1, "error": ""},
-        {"id": 2, "src": 1, "dst": None, "tactic": "norm_num", "logprob": -0.2, "outcome": "proved", "seconds": 0.1, "error": ""},
+        {
+            "id": 0,
+            "src": 0,
+            "dst": None,
+            "tactic": "ring",
+            "logprob": -1.0,
+            "outcome": "error",
+            "seconds": 0.1,
+            "error": "ring failed",
+        },
+        {
+            "id": 1,
+            "src": 0,
+            "dst": 1,
+            "tactic": "constructor",
+            "logprob": -0.1,
+            "outcome": "state",
+            "seconds": 0.1,
+            "error": "",
+        },
+        {
+            "id": 2,
+            "src": 1,
+            "dst": None,
+            "tactic": "norm_num",
+            "logprob": -0.2,
+            "outcome": "proved",
+            "seconds": 0.1,
+            "error": "",
+        },
     ],
 }
 
@@ -84,9 +131,16 @@ def test_export_writes_the_four_kinds_with_provenance(tmp_path: Path) -> None:
     summary = export_training_data([tmp_path / "runs"], tmp_path / "data")
     assert summary.runs == [run_dir]
     pairs = read(summary.files["state_tactic"])
-    assert [(p["tactic"], p["origin"]) for p in pairs] == [("intro y", "proof"), ("simp", "proof"), ("constructor", "tree"), ("norm_num", "tree")]
+    assert [(p["tactic"], p["origin"]) for p in pairs] == [
+        ("intro y", "proof"),
+        ("simp", "proof"),
+        ("constructor", "tree"),
+        ("norm_num", "tree"),
+    ]
     assert pairs[0]["state_before"] == "x : ℕ\n⊢ ∀ y, y + 0 = y" and pairs[0]["state_after"] == "x y : ℕ\n⊢ y + 0 = y"
-    assert pairs[2]["state_after"] == "case left\n⊢ 2 = 2\n\ncase right\n⊢ True" and pairs[3]["state_after"] == "no goals"
+    assert (
+        pairs[2]["state_after"] == "case left\n⊢ 2 = 2\n\ncase right\n⊢ True" and pairs[3]["state_after"] == "no goals"
+    )
 
     (proof,) = read(summary.files["proofs"])  # the known-wrong problem's proof is left out
     assert proof["id"] == "a" and proof["formal_statement"] == "theorem a (x : ℕ) : x + 0 = x := by\n"
@@ -98,7 +152,10 @@ def test_export_writes_the_four_kinds_with_provenance(tmp_path: Path) -> None:
 
     negatives = read(summary.files["negatives"])
     assert {(n["tactic"], n["outcome"]) for n in negatives} == {
-        ("linarith", "LeanError"), ("omega", "LeanError"), ("nlinarith", "ProofGivenUp"), ("ring", "error")
+        ("linarith", "LeanError"),
+        ("omega", "LeanError"),
+        ("nlinarith", "ProofGivenUp"),
+        ("ring", "error"),
     }
     assert all(n["label"] == "negative" and n["error"] for n in negatives)
     assert summary.duplicates["negatives"] == 1  # the whitespace variant of `omega` at `⊢ False`
@@ -106,8 +163,14 @@ def test_export_writes_the_four_kinds_with_provenance(tmp_path: Path) -> None:
     for kind in KINDS:
         for record in read(summary.files[kind]):
             assert record["versions"] == {
-                "prover": "0.1.0", "git_hash": "abc1234", "lean": "v4.24.0", "mathlib": "v4.24.0", "repl": "v4.24.0",
-                "dataset": "example/toy", "dataset_commit": "c" * 40, "task_version": "1.0",
+                "prover": "0.1.0",
+                "git_hash": "abc1234",
+                "lean": "v4.24.0",
+                "mathlib": "v4.24.0",
+                "repl": "v4.24.0",
+                "dataset": "example/toy",
+                "dataset_commit": "c" * 40,
+                "task_version": "1.0",
             }
             assert record["run"]["run_dir"] == str(run_dir) and record["run"]["model"] == "org/m"
 
@@ -126,10 +189,14 @@ def test_output_loads_with_datasets(tmp_path: Path) -> None:
     make_run(tmp_path / "runs", "org/m", TREE)
     summary = export_training_data([tmp_path / "runs"], tmp_path / "data")
     for kind in KINDS:
-        ds = datasets.load_dataset("json", data_files=str(summary.files[kind]), split="train", cache_dir=str(tmp_path / "hf"))
+        ds = datasets.load_dataset(
+            "json", data_files=str(summary.files[kind]), split="train", cache_dir=str(tmp_path / "hf")
+        )
         assert len(ds) == summary.counts[kind]
         assert ds[0]["versions"]["lean"] == "v4.24.0"
-    pairs = datasets.load_dataset("json", data_files=str(summary.files["state_tactic"]), split="train", cache_dir=str(tmp_path / "hf"))
+    pairs = datasets.load_dataset(
+        "json", data_files=str(summary.files["state_tactic"]), split="train", cache_dir=str(tmp_path / "hf")
+    )
     assert {"theorem", "state_before", "tactic", "state_after"} <= set(pairs.column_names)
 
 

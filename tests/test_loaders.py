@@ -88,8 +88,9 @@ def test_mobench_parses_with_preambles_lets_and_its_axiom() -> None:
 def test_seed_imo_file_splits_into_154_statements_with_one_header() -> None:
     problems = load_lean_file(DATA / "imo-seed-prover-past-imo" / "imo_all.lean")
     assert len(problems) == 154 and len({p.id for p in problems}) == 154
+    opens = "open BigOperators Real Nat Topology Rat Polynomial"
     assert {p.header for p in problems} == {
-        "import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 0\n\nopen BigOperators Real Nat Topology Rat Polynomial\n\n"
+        f"import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 0\n\n{opens}\n\n"
     }
     text = (DATA / "imo-seed-prover-past-imo" / "imo_all.lean").read_text(encoding="utf-8")
     assert problems[0].header + "".join(p.declaration for p in problems) == text

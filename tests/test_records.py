@@ -72,7 +72,10 @@ def test_stderr_is_lm_evals_binomial_formula() -> None:
 
 
 def test_task_metrics_with_and_without_known_wrong() -> None:
-    samples = [sample_record(problem(i, known_wrong=i == 0), result(ProofStatus.PROVED if i < 2 else ProofStatus.FAILED)) for i in range(4)]
+    samples = [
+        sample_record(problem(i, known_wrong=i == 0), result(ProofStatus.PROVED if i < 2 else ProofStatus.FAILED))
+        for i in range(4)
+    ]
     m = task_metrics(samples)
     assert (m["solved"], m["n"], m["pass_rate"]) == (2, 4, 0.5)
     assert (m["solved_excl_known_wrong"], m["n_excl_known_wrong"]) == (1, 3)
@@ -111,7 +114,9 @@ def test_run_layout_results_and_resume(tmp_path: Path) -> None:
     records = RunRecords.create(tmp_path, "org/m", config=config, versions=versions)
     run_dir = tmp_path / "org__m"
     assert records.run_dir == run_dir and records.results_path.is_file()
-    entry = TaskEntry(name="toy", version="1.0", dataset="example/toy", dataset_commit="c" * 40, original=10, effective=3)
+    entry = TaskEntry(
+        name="toy", version="1.0", dataset="example/toy", dataset_commit="c" * 40, original=10, effective=3
+    )
     records.register_task(entry)
     assert records.append(problem(0), result())
     assert records.append(problem(1), result(ProofStatus.FAILED))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,19 @@ STATUSES = [ProofStatus.PROVED, ProofStatus.FAILED, ProofStatus.TIMEOUT, ProofSt
 def run_dir(tmp_path: Path) -> Path:
     with RunRecords.create(tmp_path, "org/m", config={"budget_s": 60}) as records:
         for task, n in (("alpha", 8), ("beta", 3)):
-            records.register_task(TaskEntry(name=task, version="1.0", known_wrong=("q1",) if task == "alpha" else (), effective=n))
+            records.register_task(
+                TaskEntry(name=task, version="1.0", known_wrong=("q1",) if task == "alpha" else (), effective=n)
+            )
             for i in range(n):
-                p = Problem(task, f"q{i}", f"q{i}", f"theorem q{i} : {i} < {i} + 1 :=", "import Mathlib\n\n", "", known_wrong=task == "alpha" and i == 1)
+                p = Problem(
+                    task,
+                    f"q{i}",
+                    f"q{i}",
+                    f"theorem q{i} : {i} < {i} + 1 :=",
+                    "import Mathlib\n\n",
+                    "",
+                    known_wrong=task == "alpha" and i == 1,
+                )
                 status = STATUSES[i % 4]
                 records.append(
                     p,

@@ -22,7 +22,9 @@ def problems(n: int, task: str = "toy") -> list[Problem]:
 
 def outcome(problem: Problem, proved: bool, seconds: float = 0.0) -> ProofResult:
     status = ProofStatus.PROVED if proved else ProofStatus.FAILED
-    return ProofResult(status, problem.statement, proof=("trivial",) if proved else (), stats=ProofStats(seconds_total=seconds))
+    return ProofResult(
+        status, problem.statement, proof=("trivial",) if proved else (), stats=ProofStats(seconds_total=seconds)
+    )
 
 
 def solved_if_even(problem: Problem) -> bool:
@@ -75,7 +77,9 @@ def test_resume_skips_recorded_problems(tmp_path: Path) -> None:
         summary = sweep(problems(8), prove, workers=2, records=records, on_progress=progress.append)
     assert sorted(seen) == ["p5", "p6", "p7"]
     assert (summary.skipped, summary.done, summary.solved) == (5, 3, 3)
-    assert progress[0] == SweepProgress(solved=5, done=5, total=8, skipped=5, elapsed_s=progress[0].elapsed_s, eta_s=None)
+    assert progress[0] == SweepProgress(
+        solved=5, done=5, total=8, skipped=5, elapsed_s=progress[0].elapsed_s, eta_s=None
+    )
     assert [p.done for p in progress] == [5, 6, 7, 8] and progress[-1].solved == 8
     assert progress[-1].eta_s == 0.0 and progress[1].last is not None and progress[1].last_status == "proved"
 

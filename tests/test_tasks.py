@@ -119,7 +119,9 @@ def test_data_is_found_in_every_accepted_layout(tmp_path: Path, monkeypatch: pyt
 
 
 def _missing_source(url: str, commit: str = "0" * 40) -> DataSource:
-    return DataSource(folder="no-such-folder", repo="example/none", commit=commit, paths={"x.jsonl": "d/x.jsonl"}, url=url)
+    return DataSource(
+        folder="no-such-folder", repo="example/none", commit=commit, paths={"x.jsonl": "d/x.jsonl"}, url=url
+    )
 
 
 def test_missing_data_without_download_is_an_environment_problem(tmp_path: Path) -> None:
@@ -144,7 +146,13 @@ def test_clone_from_an_unreachable_source_is_an_environment_problem(tmp_path: Pa
 
 
 def _git(*args: str, cwd: Path) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
