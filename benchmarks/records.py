@@ -401,10 +401,10 @@ class RunRecords:
                 raise UsageError(f"{results_path}: not JSON ({exc.msg})") from None
         old_config = saved.get("config") or {}
         if config is not None and old_config:
+            # Compare as JSON sees them: a tuple given now is a list in the saved file.
+            now = json.loads(json.dumps(dict(config), default=str))
             changed = sorted(
-                k
-                for k in set(config) | set(old_config)
-                if k not in RESUMABLE_KEYS and config.get(k) != old_config.get(k)
+                k for k in set(now) | set(old_config) if k not in RESUMABLE_KEYS and now.get(k) != old_config.get(k)
             )
             if changed:
                 diffs = ", ".join(f"{k}: {old_config.get(k)!r} -> {config.get(k)!r}" for k in changed)

@@ -109,7 +109,7 @@ def test_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path: Path
 
 
 def test_run_layout_results_and_resume(tmp_path: Path) -> None:
-    config = {"budget_s": 600, "width": 8, "alpha": 0.5, "seed": 0, "model": "org/m", "limit": 3}
+    config = {"budget_s": 600, "width": 8, "alpha": 0.5, "seeds": (0, 1), "model": "org/m", "limit": 3}
     versions = Versions(prover="0.1.0", git_hash="abc", lean="v4.24.0", mathlib="v4.24.0", repl="v4.24.0")
     records = RunRecords.create(tmp_path, "org/m", config=config, versions=versions)
     run_dir = tmp_path / "org__m"
