@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import psutil
 import pytest
 from pydantic import ValidationError
 
+from conftest import transcripts_dir
 from fake_repl import fake_argv, leftovers
 from prover.config import LeanConfig
 from prover.errors import ReplCrashError, ReplStartError, ReplTimeoutError
@@ -85,14 +85,8 @@ def test_header_statement_and_tactics() -> None:
 
 @pytest.mark.parametrize(
     "path",
-    [
-        p
-        for p in sorted(
-            Path(os.environ.get("PROVER_TRANSCRIPTS", ROOT.parent / "shared" / "lean-repl-transcripts")).rglob("*.in")
-        )
-        if expected_of(p).exists()
-    ],
-    ids=lambda p: p.stem,
+    [p for p in sorted(transcripts_dir().rglob("*.in")) if expected_of(p).exists()],
+    ids=lambda p: str(p.relative_to(transcripts_dir())),
 )
 def test_transcripts_replayed_through_the_client(path: Path) -> None:
     """Every recorded exchange goes through encode → pipe → framing → parse and gives the recorded answer."""
