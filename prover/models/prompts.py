@@ -1,0 +1,232 @@
+"""Prompt adapters: how each public tactic model wants its input, how its output is cleaned, how it is scored.
+
+Formats follow the authors' code (shared notes, prover-designs.md §3):
+
+| name | prompt | cleaning | score |
+|---|---|---|---|
+| `reprover-byt5` | the raw state (`state.pp`) | strip `<a>`/`</a>` premise marks | summed token log-prob |
+| `internlm2.5-step` | chat turn with `NAME:` / `PROOF_BEFORE:` / `STATE_BEFORE:` / `TACTIC:` | cut at `<|im_end|>` | mean token log-prob |
+| `internlm2-step` | chat turn with `DECL` / `GOAL` | cut at `<|im_end|>`, drop a leading `PROOFSTEP ` | mean token log-prob |
+| `bfs-prover` | `{state}:::` | strip | mean token log-prob |
+| `goal-proofstep` | `[GOAL]{state}[PROOFSTEP]` (LLMStep, ntptutorial, llemma) | cut at `[GOAL]`/EOS texts | summed |
+| `goal-proofstep-nl` | `[GOAL]\\n{state}\\n[PROOFSTEP]\\n` (ReProver's vLLM path) | same | summed |
+
+Every format then drops empty outputs and duplicates (keeping the best score) and sorts best first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from prover.models.registry import Registry, unknown_name_error
+from search.protocols import Candidate, PolicyRequest
+
+Score = Literal["sum", "mean"]
+
+_MARKS = re.compile(r"</?a>")
+_IM_END = "<|im_end|>"
+# End-of-text strings a decoder may leave in raw text when special tokens are not skipped.
+_EOS_TEXTS = ("</s>", "<|endoftext|>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>", "<eos>")
+
+
+@dataclass(frozen=True)
+class PromptFormat:
+    """One model family's prompt, output cleaning and score convention.
+
+    Args:
+        name: the `--prompt-format` name.
+        description: one line for `prover models`.
+        render: builds the prompt text of one request.
+        score: "sum" (total log-prob of the tactic's tokens) or "mean" (per token), as the authors rank.
+        stop: strings generation stops at (also cut from the text when a backend returns them).
+        strip_prefixes: prefixes removed from the cleaned output (InternLM2's `PROOFSTEP `).
+        strip_marks: remove ReProver's `<a>`/`</a>` premise marks.
+        model_patterns: lower-case substrings of model names that select this format.
+    """
+
+    name: str
+    description: str
+    render: Callable[[PolicyRequest], str]
+    score: Score
+    stop: tuple[str, ...] = ()
+    strip_prefixes: tuple[str, ...] = ()
+    strip_marks: bool = False
+    model_patterns: tuple[str, ...] = field(default=())
+
+    def prompt(self, request: PolicyRequest) -> str:
+        """The prompt text for one request."""
+        return self.render(request)
+
+    def clean(self, text: str) -> str:
+        """A raw completion → the tactic text (may be empty, meaning: drop it)."""
+        for stop in (*self.stop, *_EOS_TEXTS):
+            cut = text.find(stop)
+            if cut >= 0:
+                text = text[:cut]
+        if self.strip_marks:
+            text = _MARKS.sub("", text)
+        text = text.strip()
+        for prefix in self.strip_prefixes:
+            if text.startswith(prefix):
+                text = text[len(prefix) :].strip()
+        return text
+
+    def score_of(self, logprob_sum: float, num_tokens: int, convention: Score | None = None) -> float:
+        """The candidate's score from its summed token log-prob and token count."""
+        if (convention or self.score) == "mean":
+            return logprob_sum / max(num_tokens, 1)
+        return logprob_sum
+
+    def candidates(
+        self, outputs: Iterable[tuple[str, float, int]], limit: int | None = None, convention: Score | None = None
+    ) -> list[Candidate]:
+        """(raw text, summed log-prob, token count) triples → cleaned, deduplicated candidates, best first.
+
+        Duplicates keep their best score; ties keep generation order; at most `limit` are returned.
+        """
+        best: dict[str, float] = {}
+        for text, logprob_sum, num_tokens in outputs:
+            tactic = self.clean(text)
+            if not tactic:
+                continue
+            score = self.score_of(logprob_sum, num_tokens, convention)
+            if math.isnan(score):
+                score = -math.inf
+            if tactic not in best or score > best[tactic]:
+                best[tactic] = score
+        ranked = sorted(best.items(), key=lambda kv: -kv[1])  # sorted() is stable: ties keep first-seen order
+        if limit is not None:
+            ranked = ranked[:limit]
+        return [Candidate(tactic, score) for tactic, score in ranked]
+
+
+def _state(request: PolicyRequest) -> str:
+    return request.state.pp
+
+
+def _internlm25(request: PolicyRequest) -> str:
+    # InternLM-Math minif2f/proofsearch_internLM2.5-StepProver.py: `_prompt_function` wrapped by
+    # `chat_template_to_prompt`; PROOF_BEFORE is the path's tactics joined by newlines.
+    content = (
+        f"---\nNAME: {request.theorem_name}\n\n"
+        f"---\nPROOF_BEFORE: {chr(10).join(request.tactics_so_far)}\n\n"
+        f"---\nSTATE_BEFORE: {request.state.pp}\n\n"
+        f"---\nTACTIC: "
+    )
+    return f"<|im_start|>user\n{content}<|im_end|>\n<|im_start|>assistant\n"
+
+
+def _internlm2(request: PolicyRequest) -> str:
+    # InternLM-Math minif2f/proofsearch_internLM2-StepProver.py `_prompt_function`.
+    content = f"DECL {request.theorem_name}\nGOAL {request.state.pp}\n"
+    return f"<|im_start|>user\n{content}<|im_end|>\n<|im_start|>assistant\n"
+
+
+FORMATS: Registry[PromptFormat] = Registry("prompt format")
+
+
+def _add(fmt: PromptFormat) -> None:
+    FORMATS.register(fmt.name, fmt, fmt.description)
+
+
+_add(
+    PromptFormat(
+        name="reprover-byt5",
+        description="ReProver ByT5 (kaiyuy/leandojo-lean4-tacgen-byt5-small): raw state in, <a></a> marks "
+        "stripped, summed log-prob",
+        render=_state,
+        score="sum",
+        strip_marks=True,
+        model_patterns=("leandojo-lean4-tacgen-byt5", "leandojo-lean4-retriever-tacgen-byt5", "reprover"),
+    )
+)
+_add(
+    PromptFormat(
+        name="internlm2.5-step",
+        description="InternLM2.5-StepProver chat prompt (NAME / PROOF_BEFORE / STATE_BEFORE / TACTIC), "
+        "mean token log-prob",
+        render=_internlm25,
+        score="mean",
+        stop=(_IM_END,),
+        model_patterns=("internlm2_5-step-prover", "internlm2.5-step-prover", "internlm2_5-stepprover"),
+    )
+)
+_add(
+    PromptFormat(
+        name="internlm2-step",
+        description="InternLM2-StepProver chat prompt (DECL / GOAL), leading 'PROOFSTEP ' dropped, mean token "
+        "log-prob",
+        render=_internlm2,
+        score="mean",
+        stop=(_IM_END,),
+        strip_prefixes=("PROOFSTEP ",),
+        model_patterns=("internlm2-step-prover", "internlm2-stepprover"),
+    )
+)
+_add(
+    PromptFormat(
+        name="bfs-prover",
+        description="BFS-Prover V1/V2 ('{state}:::', raw completion), mean token log-prob",
+        render=lambda r: f"{r.state.pp}:::",
+        score="mean",
+        model_patterns=("bfs-prover",),
+    )
+)
+_add(
+    PromptFormat(
+        name="goal-proofstep",
+        description="generic '[GOAL]{state}[PROOFSTEP]' (LLMStep, ntptutorial, llemma_formal2formal), summed log-prob",
+        render=lambda r: f"[GOAL]{r.state.pp}[PROOFSTEP]",
+        score="sum",
+        stop=("[GOAL]", "[PROOFSTEP]"),
+        model_patterns=("llmstep", "llemma", "pythia"),
+    )
+)
+_add(
+    PromptFormat(
+        name="goal-proofstep-nl",
+        description="ReProver's vLLM template '[GOAL]\\n{state}\\n[PROOFSTEP]\\n', summed log-prob",
+        render=lambda r: f"[GOAL]\n{r.state.pp}\n[PROOFSTEP]\n",
+        score="sum",
+        stop=("[GOAL]", "[PROOFSTEP]"),
+    )
+)
+
+DEFAULT_FORMAT = "goal-proofstep"
+
+
+def get_prompt_format(name: str) -> PromptFormat:
+    """The format called `name`; an unknown name raises UsageError with a did-you-mean hint."""
+    return FORMATS.get(name)
+
+
+def format_for_model(model: str | None, prompt_format: str | None = None) -> PromptFormat:
+    """The explicit `prompt_format` if given, else the first format whose pattern occurs in the model name,
+    else the generic `[GOAL]…[PROOFSTEP]` format."""
+    if prompt_format:
+        return get_prompt_format(prompt_format)
+    low = (model or "").lower()
+    for name in FORMATS.names():
+        fmt = FORMATS.get(name)
+        if any(p in low for p in fmt.model_patterns):
+            return fmt
+    return FORMATS.get(DEFAULT_FORMAT)
+
+
+def list_prompt_formats() -> list[tuple[str, str]]:
+    """(name, one-line description) of every prompt format."""
+    return FORMATS.items()
+
+
+def check_score_convention(value: str | None) -> Score | None:
+    """Validate a `score=` option."""
+    if value in (None, "", "format"):
+        return None
+    if value not in ("sum", "mean"):
+        raise unknown_name_error("score convention", str(value), ("sum", "mean", "format"))
+    return value  # type: ignore[return-value]  # narrowed by the check above
+

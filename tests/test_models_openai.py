@@ -1,0 +1,239 @@
+"""The `openai` backend against a small completions server on 127.0.0.1 (http.server in a thread)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from prover.errors import ModelError, UsageError
+from prover.models import build_generator
+from prover.models.openai_backend import OpenAIGenerator
+from search.outcomes import TacticState
+from search.protocols import Candidate, PolicyRequest, Sampling
+
+REQS = [PolicyRequest(TacticState((f"⊢ {i} = {i}",))) for i in range(3)]
+
+
+@dataclass
+class Script:
+    """What the fake server does: `plan` holds one behaviour per request in arrival order, then `default`."""
+
+    plan: list[str] = field(default_factory=list)
+    default: str = "ok"
+    delay: float = 0.0
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next(self) -> str:
+        with self.lock:
+            return self.plan.pop(0) if self.plan else self.default
+
+
+def reply(body: dict[str, Any]) -> dict[str, Any]:
+    """A completions reply: sample j of prompt i is `tac{j}` (`tac0` twice, to exercise dedup) with log-probs."""
+    prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+    choices = []
+    for i, prompt in enumerate(prompts):
+        for j in range(body["n"]):
+            name = f"tac{min(j, body['n'] - 2)}" if body["n"] > 2 else f"tac{j}"
+            lps = [-0.5 * (j + 1), -0.25]
+            choices.append({
+                "index": i * body["n"] + j,
+                "text": f" {name} -- {prompt.split('⊢ ')[-1].split('[')[0]}",
+                "logprobs": {"tokens": ["a", "b"], "token_logprobs": lps, "top_logprobs": None, "text_offset": [0, 1]},
+                "finish_reason": "stop",
+            })
+    choices.reverse()  # the client must use `index`, not the position
+    return {"id": "cmpl-1", "object": "text_completion", "model": body["model"], "choices": choices}
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Script]]:
+    script = Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
+            with script.lock:
+                script.in_flight += 1
+                script.max_in_flight = max(script.max_in_flight, script.in_flight)
+                script.times.append(time.monotonic())
+            try:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                script.bodies.append(body)
+                script.headers.append(dict(self.headers))
+                action = script.next()
+                if script.delay:
+                    time.sleep(script.delay)
+                if action == "slow":
+                    time.sleep(3.0)
+                if action.isdigit():
+                    self._send(int(action), b'{"error": {"message": "scripted failure"}}')
+                elif action == "malformed":
+                    self._send(200, b'{"choices": [{"text": "simp"}]')
+                elif action == "nologprobs":
+                    self._send(200, json.dumps({"choices": [{"index": 0, "text": "simp", "logprobs": None}]}).encode())
+                else:
+                    self._send(200, json.dumps(reply(body)).encode())
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out and hung up
+            finally:
+                with script.lock:
+                    script.in_flight -= 1
+
+        def _send(self, status: int, payload: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1", script
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def make(url: str, **options: str) -> OpenAIGenerator:
+    gen = build_generator("openai", model="test-model", options={"base_url": url, "backoff": "0.05", **options})
+    assert isinstance(gen, OpenAIGenerator)
+    return gen
+
+
+def propose(gen: OpenAIGenerator, reqs: list[PolicyRequest], sampling: Sampling) -> list[list[Candidate]]:
+    async def go() -> list[list[Candidate]]:
+        try:
+            return await gen.propose(reqs, sampling)
+        finally:
+            await gen.close()
+
+    return asyncio.run(go())
+
+
+def test_completions_with_logprobs(server: tuple[str, Script]) -> None:
+    url, script = server
+    gen = make(url, api_key="secret")
+    out = propose(gen, REQS, Sampling(n=3, temperature=1.2, top_p=0.9, max_tokens=40, seed=5))
+    assert len(out) == 3
+    for i, cands in enumerate(out):
+        # sample j scores -0.5(j+1) - 0.25 (summed: the generic format); `tac1` came twice, its best kept
+        assert cands == [Candidate(f"tac0 -- {i} = {i}", -0.75), Candidate(f"tac1 -- {i} = {i}", -1.25)]
+    body = script.bodies[0]
+    assert body["model"] == "test-model" and body["n"] == 3 and body["logprobs"] == 1
+    assert body["temperature"] == 1.2 and body["top_p"] == 0.9 and body["max_tokens"] == 40 and body["seed"] == 5
+    assert body["stop"] == ["[GOAL]", "[PROOFSTEP]"]
+    assert sorted(b["prompt"] for b in script.bodies) == [f"[GOAL]⊢ {i} = {i}[PROOFSTEP]" for i in range(3)]
+    assert script.headers[0]["Authorization"] == "Bearer secret"
+    assert gen.calls == 3 and gen.retries_made == 0
+
+
+def test_several_prompts_per_request_and_mean_score(server: tuple[str, Script]) -> None:
+    url, script = server
+    gen = make(url, prompts_per_request="2", score="mean")
+    out = propose(gen, REQS, Sampling(n=2))
+    assert sorted(len(b["prompt"]) if isinstance(b["prompt"], list) else 1 for b in script.bodies) == [1, 2]
+    assert [[c.tactic for c in cands] for cands in out] == [[f"tac0 -- {i} = {i}", f"tac1 -- {i} = {i}"] for i in range(3)]
+    assert out[0][0].logprob == pytest.approx((-0.5 - 0.25) / 2)
+
+
+def test_retries_with_exponential_backoff(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.plan = ["503", "429"]
+    gen = make(url, retries="3")
+    out = propose(gen, REQS[:1], Sampling(n=2))
+    assert out[0][0].tactic == "tac0 -- 0 = 0"
+    assert gen.retries_made == 2 and len(script.times) == 3
+    first_gap, second_gap = script.times[1] - script.times[0], script.times[2] - script.times[1]
+    assert first_gap >= 0.05 and second_gap >= 0.1  # 0.05 s, then doubled
+
+
+def test_malformed_replies_give_model_error_after_retries(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.default = "malformed"
+    gen = make(url, retries="2")
+    with pytest.raises(ModelError, match="after 3 attempts: malformed reply"):
+        propose(gen, REQS[:1], Sampling(n=2))
+    assert len(script.bodies) == 3
+
+
+def test_missing_logprobs_count_as_malformed(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.default = "nologprobs"
+    with pytest.raises(ModelError, match="malformed reply"):
+        propose(make(url, retries="0"), REQS[:1], Sampling(n=1))
+
+
+def test_client_error_is_not_retried(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.default = "400"
+    with pytest.raises(ModelError, match="HTTP 400: .*scripted failure"):
+        propose(make(url, retries="3"), REQS[:1], Sampling(n=1))
+    assert len(script.bodies) == 1
+
+
+def test_timeout_then_retry_succeeds(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.plan = ["slow"]
+    gen = make(url, timeout="0.2", retries="1")
+    start = time.monotonic()
+    out = propose(gen, REQS[:1], Sampling(n=2))
+    assert time.monotonic() - start < 2.5  # did not wait for the 3 s reply
+    assert out[0][0].tactic == "tac0 -- 0 = 0" and gen.retries_made == 1
+
+
+def test_timeouts_exhaust_retries(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.default = "slow"
+    start = time.monotonic()
+    with pytest.raises(ModelError, match="after 2 attempts"):
+        propose(make(url, timeout="0.2", retries="1"), REQS[:1], Sampling(n=1))
+    assert time.monotonic() - start < 2.5
+
+
+def test_concurrency_limit_is_respected(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.delay = 0.15
+    gen = make(url, concurrency="2")
+    reqs = [PolicyRequest(TacticState((f"⊢ {i} = {i}",))) for i in range(6)]
+    start = time.monotonic()
+    out = propose(gen, reqs, Sampling(n=1))
+    assert len(out) == 6 and [c[0].tactic for c in out] == [f"tac0 -- {i} = {i}" for i in range(6)]
+    assert script.max_in_flight == 2 and gen.max_in_flight == 2
+    assert time.monotonic() - start >= 3 * 0.15  # six requests, two at a time
+
+
+def test_connection_refused_is_a_model_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    with pytest.raises(ModelError, match="after 2 attempts"):
+        propose(make(f"http://127.0.0.1:{port}/v1", retries="1"), REQS[:1], Sampling(n=1))
+
+
+def test_usage_errors() -> None:
+    with pytest.raises(UsageError, match="served model name"):
+        build_generator("openai")
+    with pytest.raises(UsageError, match="http"):
+        build_generator("openai", model="m", options={"base_url": "localhost:8000"})
+    with pytest.raises(UsageError, match="did you mean 'concurrency'"):
+        build_generator("openai", model="m", options={"concurency": "2"})
