@@ -20,7 +20,7 @@ Examples:
     ... class Verdict:
     ...     accepted: bool
     ...     name: str
-    >>> with ProofCache.open(pathlib.Path(tempfile.mkdtemp()) / "proofs.db") as cache:
+    >>> with ProofCache(pathlib.Path(tempfile.mkdtemp()) / "proofs.db") as cache:
     ...     key = CacheKey("v4.24.0", "v4.24.0", "import Mathlib", "theorem t : 1 + 1 = 2 := by sorry")
     ...     _ = cache.put(key, ("norm_num",), Verdict(True, "valid"))
     ...     cache.get(key).proof
@@ -204,6 +204,10 @@ _PROOF_COLUMNS = (
 )
 
 
+def _digest(key: CacheKey | str) -> str:
+    return key.digest if isinstance(key, CacheKey) else key
+
+
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
@@ -220,94 +224,116 @@ def _check_verdict(verdict: Verdict) -> str:
 
 
 class ProofCache:
-    """A verified-proof cache in one SQLite file. Open with `ProofCache.open(path)`; close (or use `with`).
+    """A verified-proof cache in one SQLite file.
 
-    One object per process (or thread group); it serialises its own calls with a lock. Every method raises
-    `CacheError` when the database is corrupt, of another schema, or locked past `retries`.
+    `ProofCache(path)` does no I/O; the file is opened (created, checked, migrated) on first use, or at once by
+    `ProofCache.open(path)`. Close it, or use it as a context manager. One object per process (or thread group);
+    it serialises its own calls with a lock. Every method raises `CacheError` when the database is corrupt, of
+    another schema, or locked past `retries`.
+
+    Args:
+        path: the database file; its directory is created on first use.
+        timeout: seconds SQLite waits on a lock before a retry.
+        retries: how many times a locked operation is retried (with backoff) before `CacheError`.
     """
 
-    def __init__(self, path: Path, connection: sqlite3.Connection, retries: int) -> None:
-        self.path = path
-        self._connection: sqlite3.Connection | None = connection
+    def __init__(self, path: str | Path, *, timeout: float = 30.0, retries: int = 8) -> None:
+        self.path = Path(path).expanduser()
+        self._timeout = timeout
         self._retries = retries
+        self._connection: sqlite3.Connection | None = None
+        self._closed = False
         self._lock = threading.Lock()
 
     @classmethod
     def open(cls, path: str | Path, *, timeout: float = 30.0, retries: int = 8) -> ProofCache:
-        """Open (creating if needed) the cache at `path`.
-
-        Args:
-            path: the database file; its directory is created.
-            timeout: seconds SQLite waits on a lock before a retry.
-            retries: how many times a locked operation is retried (with backoff) before `CacheError`.
+        """A cache whose file is opened and checked now.
 
         Raises:
             CacheError: the file is not a SQLite database, is damaged, has another schema, or stays locked.
         """
-        path = Path(path).expanduser()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
-            raise CacheError(f"cannot open the proof cache {path}: {exc}") from exc
-        cache = cls(path, connection, retries)
-        try:
-            cache._setup(timeout)
-        except BaseException:
-            cache.close()
-            raise
+        cache = cls(path, timeout=timeout, retries=retries)
+        cache.counts()
         return cache
 
-    def _setup(self, timeout: float) -> None:
-        def setup(db: sqlite3.Connection) -> None:
-            db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+    @staticmethod
+    def key(lean_version: str, mathlib_rev: str, header: str, statement: str) -> CacheKey:
+        """The key of a statement (see `CacheKey`); `.digest` is its sha256."""
+        return CacheKey(lean_version, mathlib_rev, header, statement)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._closed:
+            raise CacheError(f"the proof cache {self.path} is closed")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(str(self.path), timeout=self._timeout, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise CacheError(f"cannot open the proof cache {self.path}: {exc}") from exc
+        self._connection = connection
+        try:
+            self._with_retries(self._setup)
+        except BaseException:
+            self._connection = None
+            connection.close()
+            raise
+        return connection
+
+    def _setup(self, db: sqlite3.Connection) -> None:
+        """Set WAL mode, check the file, and create the schema if it is new (only that takes a write lock)."""
+        db.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        if str(db.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise CacheError(f"the proof cache {self.path} cannot use WAL mode (journal_mode={mode})")
-            db.execute("PRAGMA synchronous = NORMAL")
-            check = db.execute("PRAGMA quick_check").fetchone()[0]
-            if check != "ok":
-                raise CacheError(f"the proof cache {self.path} is damaged: {check}")
+        db.execute("PRAGMA synchronous = NORMAL")
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise CacheError(f"the proof cache {self.path} is damaged: {check}")
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
             db.execute("BEGIN IMMEDIATE")
             try:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
-                if row is None:
+                if not db.execute("SELECT 1 FROM meta WHERE name = 'schema_version'").fetchone():
                     db.execute("INSERT INTO meta (name, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-                elif row[0] != str(SCHEMA_VERSION):
-                    raise CacheError(f"the proof cache {self.path} has schema {row[0]}, this version reads {SCHEMA_VERSION}")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-
-        self._run(setup)
+        row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
+        if row is None or row[0] != str(SCHEMA_VERSION):
+            found = None if row is None else row[0]
+            raise CacheError(f"the proof cache {self.path} has schema {found}, this version reads {SCHEMA_VERSION}")
 
     # ---- plumbing -------------------------------------------------------------------------------------------
 
     def _run(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run `operation` with retries on a busy database; turn every SQLite failure into `CacheError`."""
+        """Run `operation` (connecting first if needed) with retries; every SQLite failure becomes `CacheError`."""
         with self._lock:
             if self._connection is None:
-                raise CacheError(f"the proof cache {self.path} is closed")
-            delay = 0.01
-            for attempt in range(self._retries + 1):
-                try:
-                    return operation(self._connection)
-                except sqlite3.OperationalError as exc:
-                    if self._connection.in_transaction:
-                        self._connection.execute("ROLLBACK")
-                    if not _is_busy(exc):
-                        raise CacheError(f"proof cache {self.path}: {exc}") from exc
-                    if attempt == self._retries:
-                        raise CacheError(f"the proof cache {self.path} stayed locked: {exc}") from exc
-                    time.sleep(delay * (1 + random.random()))
-                    delay = min(delay * 2, 1.0)
-                except sqlite3.Error as exc:
-                    raise CacheError(f"the proof cache {self.path} is unreadable or damaged: {exc}") from exc
-            raise AssertionError("unreachable")  # the loop returns or raises
+                self._connect()
+            return self._with_retries(operation)
+
+    def _with_retries(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
+        connection = self._connection
+        assert connection is not None  # _connect sets it before calling
+        delay = 0.01
+        for attempt in range(self._retries + 1):
+            try:
+                return operation(connection)
+            except sqlite3.OperationalError as exc:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                if not _is_busy(exc):
+                    raise CacheError(f"proof cache {self.path}: {exc}") from exc
+                if attempt == self._retries:
+                    raise CacheError(f"the proof cache {self.path} stayed locked: {exc}") from exc
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+            except sqlite3.Error as exc:
+                raise CacheError(f"the proof cache {self.path} is unreadable or damaged: {exc}") from exc
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _write(self, operation: Callable[[sqlite3.Connection], _T]) -> _T:
         def transaction(db: sqlite3.Connection) -> _T:
@@ -324,6 +350,7 @@ class ProofCache:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
@@ -336,18 +363,19 @@ class ProofCache:
 
     # ---- proofs ---------------------------------------------------------------------------------------------
 
-    def get(self, key: CacheKey) -> CacheEntry | None:
-        """The cached proof for `key`, or None.
+    def get(self, key: CacheKey | str) -> CacheEntry | None:
+        """The cached proof for `key` (a `CacheKey`, or its digest), or None.
 
         Raises:
             CacheError: the stored row does not belong to `key` or fails its checksum (never a wrong hit).
         """
-        rows = self._run(lambda db: db.execute(f"SELECT {_PROOF_COLUMNS} FROM proofs WHERE key = ?", (key.digest,)).fetchall())
+        digest = _digest(key)
+        rows = self._run(lambda db: db.execute(f"SELECT {_PROOF_COLUMNS} FROM proofs WHERE key = ?", (digest,)).fetchall())
         if not rows:
             return None
         entry = self._entry(rows[0])
-        if entry.cache_key != key:
-            raise CacheError(f"the proof cache {self.path} holds another statement under key {key.digest}")
+        if entry.key != digest or (isinstance(key, CacheKey) and entry.cache_key != key):
+            raise CacheError(f"the proof cache {self.path} holds another statement under key {digest}")
         return entry
 
     def put(
@@ -365,7 +393,7 @@ class ProofCache:
         """Store a verified proof (replacing any earlier one for the same key).
 
         Args:
-            key: what the proof depends on.
+            key: what the proof depends on (a `CacheKey`: its parts are stored, for export and re-verification).
             proof: the tactic script, one tactic per entry (not empty).
             verdict: the verifier's verdict; it must have `accepted is True` and a `name`.
             axioms, model, config_hash, seconds, theorem_name: recorded with the proof.
@@ -376,6 +404,8 @@ class ProofCache:
         Raises:
             CacheError: the verdict is not an acceptance, the proof is empty, or the database fails.
         """
+        if not isinstance(key, CacheKey):
+            raise CacheError(f"put needs a CacheKey (its parts are stored with the proof), got {type(key).__name__}")
         entry = CacheEntry(
             key.lean_version,
             key.mathlib_rev,
@@ -447,24 +477,24 @@ class ProofCache:
 
     def delete(self, key: CacheKey | str) -> bool:
         """Remove the proof under `key` (a `CacheKey` or its digest); True when there was one."""
-        digest = key.digest if isinstance(key, CacheKey) else key
+        digest = _digest(key)
         return self._write(lambda db: db.execute("DELETE FROM proofs WHERE key = ?", (digest,)).rowcount > 0)
 
     # ---- failed attempts ------------------------------------------------------------------------------------
 
     def record_failure(
         self,
-        key: CacheKey,
+        key: CacheKey | str,
         *,
         budget_s: float,
-        seconds: float,
-        status: str,
+        seconds: float = 0.0,
+        status: str = "failed",
         stop_reason: str = "",
         model: str = "",
         config_hash: str = "",
     ) -> FailedAttempt:
-        """Record a search that found no verified proof within `budget_s`."""
-        attempt = FailedAttempt(key.digest, float(budget_s), float(seconds), status, stop_reason, model, config_hash, _now())
+        """Record a search that found no verified proof within `budget_s` (key: a `CacheKey` or its digest)."""
+        attempt = FailedAttempt(_digest(key), float(budget_s), float(seconds), status, stop_reason, model, config_hash, _now())
         self._write(
             lambda db: db.execute(
                 "INSERT INTO failures (key, budget_s, seconds, status, stop_reason, model, config_hash, created) "
@@ -477,7 +507,7 @@ class ProofCache:
 
     def failures(self, key: CacheKey | str) -> list[FailedAttempt]:
         """The failed attempts recorded for `key`, oldest first."""
-        digest = key.digest if isinstance(key, CacheKey) else key
+        digest = _digest(key)
         rows = self._run(
             lambda db: db.execute(
                 "SELECT key, budget_s, seconds, status, stop_reason, model, config_hash, created FROM failures "
@@ -492,7 +522,7 @@ class ProofCache:
 
         A sweep skips a statement when this is at least its own budget, or runs it with more.
         """
-        digest = key.digest if isinstance(key, CacheKey) else key
+        digest = _digest(key)
         query = "SELECT MAX(budget_s) FROM failures WHERE key = ?" + (" AND model = ?" if model is not None else "")
         args = (digest,) if model is None else (digest, model)
         value = self._run(lambda db: db.execute(query, args).fetchone()[0])
