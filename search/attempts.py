@@ -48,7 +48,14 @@ async def search_attempts(
     """
     if config.attempts == 1:
         return await search(
-            env, policy, root, config, theorem_name=theorem_name, deadline=deadline, accept=accept, on_progress=on_progress
+            env,
+            policy,
+            root,
+            config,
+            theorem_name=theorem_name,
+            deadline=deadline,
+            accept=accept,
+            on_progress=on_progress,
         )
     end = time.monotonic() + config.budget_s
     if deadline is not None:

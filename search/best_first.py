@@ -228,7 +228,9 @@ class _Search:
     def _external_fault(self, exc: Exception, where: str) -> None:
         if self.fault is None:
             self.fault = exc
-            logger.warning("search of %r stopped: the %s raised %s: %s", self.theorem_name, where, type(exc).__name__, exc)
+            logger.warning(
+                "search of %r stopped: the %s raised %s: %s", self.theorem_name, where, type(exc).__name__, exc
+            )
         self._finish(StopReason.ERROR)
 
     def _internal_fault(self, exc: BaseException) -> None:
@@ -452,7 +454,7 @@ class _Search:
             if created != -1:
                 if max_depth is None or depth[created] < max_depth:
                     heappush(heap, (-priority[created], created))
-                    if self.in_flight < concurrency:
+                    if self.in_flight < concurrency and not self.propose_due:
                         self._schedule()
             elif status[0] == PROVED:
                 self._proved(node, None)

@@ -139,7 +139,17 @@ class CacheEntry:
                     if not isinstance(values[name], list) or not all(isinstance(t, str) for t in values[name]):
                         raise TypeError(f"{name} must be a list of strings")
                     values[name] = tuple(values[name])
-            for name in ("lean_version", "mathlib_rev", "header", "statement", "verdict", "model", "config_hash", "created", "theorem_name"):
+            for name in (
+                "lean_version",
+                "mathlib_rev",
+                "header",
+                "statement",
+                "verdict",
+                "model",
+                "config_hash",
+                "created",
+                "theorem_name",
+            ):
                 if name in values and not isinstance(values[name], str):
                     raise TypeError(f"{name} must be a string")
             if "seconds" in values:
@@ -148,7 +158,9 @@ class CacheEntry:
         except (TypeError, ValueError) as exc:
             raise CacheError(f"malformed cache record: {exc}") from exc
         if "key" in data and data["key"] != entry.key:
-            raise CacheError(f"cache record key {data['key']!r} does not match its Lean version, Mathlib, header and statement")
+            raise CacheError(
+                f"cache record key {data['key']!r} does not match its Lean version, Mathlib, header and statement"
+            )
         return entry
 
 
@@ -217,7 +229,9 @@ def _check_verdict(verdict: Verdict) -> str:
     accepted = getattr(verdict, "accepted", None)
     name = getattr(verdict, "name", None)
     if accepted is not True:
-        raise CacheError(f"refusing to cache a proof without an accepted verdict (accepted={accepted!r}, name={name!r})")
+        raise CacheError(
+            f"refusing to cache a proof without an accepted verdict (accepted={accepted!r}, name={name!r})"
+        )
     if not isinstance(name, str) or not name:
         raise CacheError(f"refusing to cache a proof whose verdict has no name ({name!r})")
     return name
@@ -266,7 +280,9 @@ class ProofCache:
             raise CacheError(f"the proof cache {self.path} is closed")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(str(self.path), timeout=self._timeout, isolation_level=None, check_same_thread=False)
+            connection = sqlite3.connect(
+                str(self.path), timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
         except (OSError, sqlite3.Error) as exc:
             raise CacheError(f"cannot open the proof cache {self.path}: {exc}") from exc
         self._connection = connection
@@ -370,7 +386,9 @@ class ProofCache:
             CacheError: the stored row does not belong to `key` or fails its checksum (never a wrong hit).
         """
         digest = _digest(key)
-        rows = self._run(lambda db: db.execute(f"SELECT {_PROOF_COLUMNS} FROM proofs WHERE key = ?", (digest,)).fetchall())
+        rows = self._run(
+            lambda db: db.execute(f"SELECT {_PROOF_COLUMNS} FROM proofs WHERE key = ?", (digest,)).fetchall()
+        )
         if not rows:
             return None
         entry = self._entry(rows[0])
@@ -459,10 +477,35 @@ class ProofCache:
 
     def _entry(self, row: tuple[Any, ...]) -> CacheEntry:
         try:
-            (key, lean, mathlib, header, statement, proof, verdict, axioms, model, config_hash, seconds, created, name, checksum) = row
+            (
+                key,
+                lean,
+                mathlib,
+                header,
+                statement,
+                proof,
+                verdict,
+                axioms,
+                model,
+                config_hash,
+                seconds,
+                created,
+                name,
+                checksum,
+            ) = row
             entry = CacheEntry(
-                lean, mathlib, header, statement, tuple(json.loads(proof)), verdict, tuple(json.loads(axioms)), model,
-                config_hash, float(seconds), created, name,
+                lean,
+                mathlib,
+                header,
+                statement,
+                tuple(json.loads(proof)),
+                verdict,
+                tuple(json.loads(axioms)),
+                model,
+                config_hash,
+                float(seconds),
+                created,
+                name,
             )
         except (TypeError, ValueError) as exc:
             raise CacheError(f"a row of the proof cache {self.path} is damaged: {exc}") from exc
@@ -494,13 +537,23 @@ class ProofCache:
         config_hash: str = "",
     ) -> FailedAttempt:
         """Record a search that found no verified proof within `budget_s` (key: a `CacheKey` or its digest)."""
-        attempt = FailedAttempt(_digest(key), float(budget_s), float(seconds), status, stop_reason, model, config_hash, _now())
+        attempt = FailedAttempt(
+            _digest(key), float(budget_s), float(seconds), status, stop_reason, model, config_hash, _now()
+        )
         self._write(
             lambda db: db.execute(
                 "INSERT INTO failures (key, budget_s, seconds, status, stop_reason, model, config_hash, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (attempt.key, attempt.budget_s, attempt.seconds, attempt.status, attempt.stop_reason, attempt.model,
-                 attempt.config_hash, attempt.created),
+                (
+                    attempt.key,
+                    attempt.budget_s,
+                    attempt.seconds,
+                    attempt.status,
+                    attempt.stop_reason,
+                    attempt.model,
+                    attempt.config_hash,
+                    attempt.created,
+                ),
             )
         )
         return attempt
@@ -578,7 +631,9 @@ class ProofCache:
             except CacheError as exc:
                 raise CacheError(f"line {number} of the cache export: {exc}") from exc
 
-    def import_entries(self, entries: Iterable[CacheEntry], verdict_of: Callable[[CacheEntry], Verdict]) -> tuple[int, int]:
+    def import_entries(
+        self, entries: Iterable[CacheEntry], verdict_of: Callable[[CacheEntry], Verdict]
+    ) -> tuple[int, int]:
         """Store each entry the caller's verifier accepts now (`verdict_of(entry)`); returns (stored, rejected)."""
         stored = rejected = 0
         for entry in entries:
@@ -591,7 +646,9 @@ class ProofCache:
                 logger.info("not importing %s: verdict %s", entry.key[:12], getattr(verdict, "name", verdict))
         return stored, rejected
 
-    def verify(self, verdict_of: Callable[[CacheEntry], Verdict], *, delete_rejected: bool = False) -> list[tuple[CacheEntry, Verdict]]:
+    def verify(
+        self, verdict_of: Callable[[CacheEntry], Verdict], *, delete_rejected: bool = False
+    ) -> list[tuple[CacheEntry, Verdict]]:
         """Re-check every cached proof with the caller's verifier; optionally delete the ones it now rejects.
 
         Returns:

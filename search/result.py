@@ -218,9 +218,13 @@ class SearchResult:
             "error": self.error or None,
             "stats": self.stats.to_json(),
             "steps": [
-                {"state_before": step.state_before.pp, "tactic": step.tactic, "logprob": step.logprob,
-                 "result": type(step.result).__name__,
-                 "state_after": step.result.pp if isinstance(step.result, TacticState) else ""}
+                {
+                    "state_before": step.state_before.pp,
+                    "tactic": step.tactic,
+                    "logprob": step.logprob,
+                    "result": type(step.result).__name__,
+                    "state_after": step.result.pp if isinstance(step.result, TacticState) else "",
+                }
                 for step in self.proof_path
             ],
             "attempts": [attempt.to_json() for attempt in self.attempts],

@@ -121,10 +121,8 @@ class SyntheticSpace:
         return self._names[index]
 
     def proof_exists(self, banned: Callable[[str], bool] = lambda tactic: False, width: int | None = None) -> bool:
-        """Whether a `proof` move is reachable from the root (finite spaces only).
-
-        Only the first `width` distinct, non-banned, non-empty tactics of each state count, as in the search.
-        """
+        """Whether a `proof` move is reachable from the root (finite spaces only), through the moves a search with
+        a `ScriptedPolicy` would run (see `usable_moves`)."""
         seen = {self.root}
         stack = [self.root]
         while stack:
@@ -136,20 +134,20 @@ class SyntheticSpace:
                     stack.append(move.to)
         return False
 
-    def usable_moves(self, name: Hashable, banned: Callable[[str], bool] = lambda tactic: False, width: int | None = None) -> list[Move]:
-        """The moves the search would run at `name`: deduplicated by tactic, banned and empty dropped, first `width`."""
+    def usable_moves(
+        self, name: Hashable, banned: Callable[[str], bool] = lambda tactic: False, width: int | None = None
+    ) -> list[Move]:
+        """The moves a search runs at `name` with a `ScriptedPolicy`: the policy proposes the first `width` moves
+        (duplicates included, as sampling does), and the search drops repeated, empty and banned tactics."""
         out: list[Move] = []
         seen: set[str] = set()
-        for move in self.moves(name):
+        for move in self.moves(name)[:width]:
             tactic = move.tactic.strip()
             if not tactic or tactic in seen:
                 continue
             seen.add(tactic)
-            if banned(tactic):
-                continue
-            out.append(move)
-            if width is not None and len(out) >= width:
-                break
+            if not banned(tactic):
+                out.append(move)
         return out
 
 
@@ -167,6 +165,9 @@ class TableSpace(SyntheticSpace):
 
     def _moves(self, name: Hashable) -> Sequence[Move]:
         return self.table.get(name, ())
+
+    def __repr__(self) -> str:
+        return f"TableSpace({self.table!r}, root={self.root!r})"
 
 
 class FunctionSpace(SyntheticSpace):
@@ -191,6 +192,8 @@ class SyntheticEnv:
     Args:
         space: the proof space.
         latency: simulated seconds per tactic (an `asyncio.sleep`); 0 runs without suspending.
+        jitter: each run's latency is scaled by a seeded random factor in [1, 1 + jitter] (varied interleavings).
+        seed: the jitter's seed.
         timeout_cost: seconds a `timeout` move takes (None: the tactic timeout passed to `run_tac`, or 0).
 
     Attributes:
@@ -199,9 +202,20 @@ class SyntheticEnv:
         `record=True`.
     """
 
-    def __init__(self, space: SyntheticSpace, *, latency: float = 0.0, timeout_cost: float | None = None, record: bool = False) -> None:
+    def __init__(
+        self,
+        space: SyntheticSpace,
+        *,
+        latency: float = 0.0,
+        jitter: float = 0.0,
+        seed: int = 0,
+        timeout_cost: float | None = None,
+        record: bool = False,
+    ) -> None:
         self.space = space
         self.latency = latency
+        self.jitter = jitter
+        self._rng = random.Random(seed)
         self.timeout_cost = timeout_cost
         self.record = record
         self.log: list[tuple[Hashable, str]] = []
@@ -227,7 +241,7 @@ class SyntheticEnv:
         if self.record:
             self.log.append((name, tactic))
         if self.latency:
-            await self._sleep(self.latency)
+            await self._sleep(self.latency * (1.0 + self.jitter * self._rng.random()) if self.jitter else self.latency)
         move = space.move(name, tactic)
         if move is None:
             return LeanError(f"unknown tactic {tactic!r} at {name!r}")

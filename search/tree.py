@@ -274,7 +274,14 @@ class SearchTree:
             self._fail(node)
 
     def _fail(self, node: int) -> None:
-        status, live, pending, parent, next_in, edges = self.status, self.live, self.pending, self.parent, self.next_in, self.edges
+        status, live, pending, parent, next_in, edges = (
+            self.status,
+            self.live,
+            self.pending,
+            self.parent,
+            self.next_in,
+            self.edges,
+        )
         truncated = self.truncated
         stack = [node]
         while stack:
@@ -345,7 +352,7 @@ class SearchTree:
     def result_of(self, edge: int) -> TacticResult:
         """What the environment returned for `edge` (a state's text is that of its node)."""
         _, dst, _, _, code, _, error = self.edges[edge]
-        if code == E_STATE or code == E_CYCLE:
+        if code in (E_STATE, E_CYCLE):
             return self.states[dst]
         if code == E_ERROR:
             return LeanError(error)
@@ -584,7 +591,9 @@ class SearchTree:
                 dst = -1 if record["dst"] is None else int(record["dst"])
                 code = _OUTCOME_CODE[EdgeOutcome(record["outcome"])]
                 error = str(record["error"]) if code in (E_ERROR, E_GIVEN_UP) else ""
-                tree.edges.append((src, dst, str(record["tactic"]), float(record["logprob"]), code, float(record["seconds"]), error))
+                tree.edges.append(
+                    (src, dst, str(record["tactic"]), float(record["logprob"]), code, float(record["seconds"]), error)
+                )
                 tree.next_in.append(-1)
                 tree.outcome_counts[code] += 1
                 if code == E_STATE:
@@ -631,7 +640,14 @@ class SearchTree:
                 target = f"{outcome}:{e}"
                 graph.add_node(target, kind=outcome)
             graph.add_edge(
-                src, target, key=e, tactic=tactic, logprob=logprob, outcome=outcome, seconds=seconds, error=self.edge_note(e)
+                src,
+                target,
+                key=e,
+                tactic=tactic,
+                logprob=logprob,
+                outcome=outcome,
+                seconds=seconds,
+                error=self.edge_note(e),
             )
         return graph
 

@@ -76,7 +76,11 @@ def test_reserve_for_checking_and_minimum() -> None:
     assert first.seconds == 1200 and first.search_s == 600 and first.search_deadline == first.start + 600
     manager = TimeManager(3 * 60 * 60, ["a"], rounds=(1200,), reserve_s=600, clock=clock)
     allotment = manager.next()
-    assert allotment.search_s == 600 and allotment.search_deadline == clock.now + 600 and allotment.deadline == clock.now + 1200
+    assert (
+        allotment.search_s == 600
+        and allotment.search_deadline == clock.now + 600
+        and allotment.deadline == clock.now + 1200
+    )
     tiny = TimeManager(5, ["a", "b", "c", "d", "e", "f"], min_s=1.0, clock=clock)
     assert tiny.next() is None and tiny.finished
 

@@ -38,7 +38,16 @@ def cache(tmp_path: Path) -> ProofCache:
 
 def test_put_get_roundtrip(cache: ProofCache) -> None:
     assert cache.get(key()) is None
-    stored = cache.put(key(), ["simp", "omega"], VALID, axioms=["propext"], model="m", config_hash="abc", seconds=1.5, theorem_name="t0")
+    stored = cache.put(
+        key(),
+        ["simp", "omega"],
+        VALID,
+        axioms=["propext"],
+        model="m",
+        config_hash="abc",
+        seconds=1.5,
+        theorem_name="t0",
+    )
     entry = cache.get(key())
     assert entry == stored
     assert entry.proof == ("simp", "omega") and entry.verdict == "valid" and entry.axioms == ("propext",)
@@ -71,7 +80,9 @@ def test_key_depends_on_every_part() -> None:
 def test_no_entry_without_an_accepted_verdict(cache: ProofCache, verdict: object) -> None:
     with pytest.raises(CacheError):
         cache.put(key(), ["simp"], verdict)  # type: ignore[arg-type]
-    entry = CacheEntry(*[getattr(key(), f) for f in ("lean_version", "mathlib_rev", "header", "statement")], ("simp",), "valid")
+    entry = CacheEntry(
+        *[getattr(key(), f) for f in ("lean_version", "mathlib_rev", "header", "statement")], ("simp",), "valid"
+    )
     with pytest.raises(CacheError):
         cache.put_entry(entry, verdict)  # type: ignore[arg-type]
     assert cache.counts()["proofs"] == 0 and cache.get(key()) is None
@@ -201,7 +212,9 @@ def test_iterate_delete_export_import_verify(cache: ProofCache, tmp_path: Path) 
         # An import needs a fresh verdict per entry: a verifier that rejects everything imports nothing.
         assert other.import_entries(ProofCache.read_jsonl(path), lambda entry: Verdict(False, "sorry")) == (0, 4)
         assert other.counts()["proofs"] == 0
-        stored, rejected = other.import_entries(ProofCache.read_jsonl(path), lambda e: Verdict(e.proof != ("tac0",), "v2"))
+        stored, rejected = other.import_entries(
+            ProofCache.read_jsonl(path), lambda e: Verdict(e.proof != ("tac0",), "v2")
+        )
         assert (stored, rejected) == (3, 1)
         assert other.get(key(1)).verdict == "v2" and other.get(key(0)) is None
         assert other.get(key(1)).proof == cache.get(key(1)).proof
@@ -271,7 +284,9 @@ def _stuck_writer(path: str, ready: multiprocessing.Event) -> None:  # type: ign
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute("BEGIN IMMEDIATE")
     for i in range(1, 500):
-        raw.execute("INSERT INTO proofs VALUES (?, '', '', '', '', '[]', '', '[]', '', '', 0, '', '', '')", (key(i).digest,))
+        raw.execute(
+            "INSERT INTO proofs VALUES (?, '', '', '', '', '[]', '', '[]', '', '', 0, '', '', '')", (key(i).digest,)
+        )
     ready.set()
     time.sleep(60)
 

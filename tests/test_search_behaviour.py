@@ -129,8 +129,8 @@ def test_unprovable_infinite_space_times_out_never_proves() -> None:
     elapsed = time.monotonic() - start
     assert result.status is SearchStatus.TIMEOUT and result.stop_reason is StopReason.TIMEOUT
     assert not result.proved and result.proof == ()
-    assert 0.25 < elapsed < 1.5
-    assert result.stats.seconds_total < 0.6
+    assert 0.25 < elapsed < 3.0
+    assert result.stats.seconds_total < 1.5
 
 
 def test_zero_cost_env_still_respects_the_wall_clock() -> None:
@@ -139,13 +139,13 @@ def test_zero_cost_env_still_respects_the_wall_clock() -> None:
     start = time.monotonic()
     result, _, _ = solve(space, SearchConfig(budget_s=0.2))
     assert result.stop_reason is StopReason.TIMEOUT
-    assert time.monotonic() - start < 1.0
+    assert time.monotonic() - start < 2.0
 
 
 def test_deadline_overrides_a_longer_budget() -> None:
     space = FunctionSpace(lambda name: [Move(f"t{j}", -1.0, f"{name}.{j}") for j in range(3)], "r")
     result, _, _ = solve(space, SearchConfig(budget_s=60), latency=0.001, deadline=time.monotonic() + 0.2)
-    assert result.stop_reason is StopReason.TIMEOUT and result.stats.seconds_total < 1.0
+    assert result.stop_reason is StopReason.TIMEOUT and result.stats.seconds_total < 2.0
     past, _, _ = solve(chain_space(2), SearchConfig(budget_s=60), deadline=time.monotonic() - 1)
     assert past.stop_reason is StopReason.TIMEOUT and past.stats.expansions == 0
 
@@ -205,8 +205,16 @@ def test_hook_must_return_true_exactly() -> None:
 
 
 def test_banned_empty_and_duplicate_tactics_never_reach_the_env() -> None:
-    table = {"r": [Move("sorry", -0.1, kind=PROOF), Move("  ", -0.1, kind=PROOF), Move("norm_num", -0.2, kind=ERROR),
-                   Move("norm_num ", -0.2, kind=ERROR), Move("native_decide", -0.3, kind=PROOF), Move("simp", -0.4, kind=PROOF)]}
+    table = {
+        "r": [
+            Move("sorry", -0.1, kind=PROOF),
+            Move("  ", -0.1, kind=PROOF),
+            Move("norm_num", -0.2, kind=ERROR),
+            Move("norm_num ", -0.2, kind=ERROR),
+            Move("native_decide", -0.3, kind=PROOF),
+            Move("simp", -0.4, kind=PROOF),
+        ]
+    }
     result, env, _ = solve(TableSpace(table, "r"))
     ran = [tactic for _, tactic in env.log]
     assert ran == ["norm_num", "simp"]
@@ -275,7 +283,9 @@ def test_root_must_be_a_state() -> None:
 
 
 def test_stats_split_time_and_count_outcomes() -> None:
-    result, _, _ = solve(_hidden_space(), SearchConfig(budget_s=30, max_expansions=200), latency=0.0005, policy_latency=0.0005)
+    result, _, _ = solve(
+        _hidden_space(), SearchConfig(budget_s=30, max_expansions=200), latency=0.0005, policy_latency=0.0005
+    )
     stats = result.stats
     assert stats.env_calls == sum(stats.env_by_outcome.values())
     assert stats.model_calls > 0 and stats.model_requests == stats.expansions

@@ -9,7 +9,20 @@ import pytest
 from search import SearchConfig, SearchStatus, StopReason, search
 from search.errors import SearchError
 from search.outcomes import ProofGivenUp
-from search.testing import CRASH, ERROR, FAULT, PROOF, TIMEOUT, EnvFault, Move, ScriptedPolicy, SyntheticEnv, TableSpace, chain_space, solve
+from search.testing import (
+    CRASH,
+    ERROR,
+    FAULT,
+    PROOF,
+    TIMEOUT,
+    EnvFault,
+    Move,
+    ScriptedPolicy,
+    SyntheticEnv,
+    TableSpace,
+    chain_space,
+    solve,
+)
 from search.tree import Status
 
 DEBUG = SearchConfig(budget_s=30, debug=True)
@@ -30,13 +43,13 @@ def test_timeouts_and_crashes_fail_their_edge_and_the_search_goes_on() -> None:
         return await run_tac(state, tactic, timeout)
 
     env.run_tac = spy  # type: ignore[method-assign]
-    config = DEBUG.with_(tactic_timeout=0.05)
+    config = DEBUG.with_(tactic_timeout=2.0)
     result = asyncio.run(search(env, ScriptedPolicy(space), env.root_state(), config))
     assert result.proof == ("ok", "qed")
-    assert set(seen_timeouts) == {0.05}
+    assert set(seen_timeouts) == {2.0}
     # The hanging tactics were still running when "qed" proved the theorem: they were cancelled, not waited for.
     assert result.stats.env_calls == 5 and result.stats.env_given_up == 1
-    assert result.stats.seconds_total < 0.04
+    assert result.stats.seconds_total < 1.0
     failed = {(edge.tactic, edge.outcome) for edge in result.failed_edges()}
     assert failed == {("boom", "given_up")}
     assert all(edge.state_before == space.state("r") for edge in result.failed_edges())
@@ -56,7 +69,7 @@ def test_tactics_that_loop_back_are_cycles_not_progress() -> None:
         "a": [Move("undo", -0.01, "r"), Move("same", -0.02, "a"), Move("b", -0.3, "b")],
         "b": [Move("to_a", -0.01, "a"), Move("qed", -0.5, kind=PROOF)],
     }
-    result, env, _ = solve(TableSpace(table, "r"))
+    result, _, _ = solve(TableSpace(table, "r"))
     assert result.proof == ("a", "b", "qed")
     assert result.stats.env_cycles == 4
     assert {e.tactic for e in result.failed_edges() if e.outcome == "cycle"} == {"noop", "undo", "same", "to_a"}
@@ -142,7 +155,7 @@ def test_cancelling_the_search_cancels_its_work() -> None:
 def test_hanging_tactics_are_cut_at_the_deadline() -> None:
     space = TableSpace({"r": [Move("hang", -0.1, kind=TIMEOUT)]}, "r")
     result, env, _ = solve(space, SearchConfig(budget_s=0.1, tactic_timeout=30))
-    assert result.stop_reason is StopReason.TIMEOUT and result.stats.seconds_total < 1
+    assert result.stop_reason is StopReason.TIMEOUT and result.stats.seconds_total < 2
     assert env.in_flight == 0
 
 

@@ -18,7 +18,13 @@ WHITESPACE = " \t\n\r\x0b\x0c\x1c\u00a0\u2003\u3000"
 
 
 @settings(max_examples=300)
-@given(st.lists(st.text(alphabet=st.sampled_from(["a", "⊢", "ℕ", ":", *WHITESPACE]) | st.characters(), max_size=40), min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from(["a", "⊢", "ℕ", ":", *WHITESPACE]) | st.characters(), max_size=40),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_state_key_equals_tactic_state_key(goals: list[str]) -> None:
     state = TacticState(tuple(goals))
     assert state_key(state) == state.key
@@ -60,7 +66,9 @@ def spaces(draw: st.DrawFn, tree_shaped: bool = False) -> TableSpace:
 
 
 configs = st.builds(
-    lambda width, alpha, concurrency: SearchConfig(budget_s=30, width=width, alpha=alpha, concurrency=concurrency, debug=True),
+    lambda width, alpha, concurrency: SearchConfig(
+        budget_s=30, width=width, alpha=alpha, concurrency=concurrency, debug=True
+    ),
     width=st.integers(1, 8),
     alpha=st.sampled_from([0.0, 0.5, 1.0, 2.0]),
     concurrency=st.integers(1, 8),
@@ -110,7 +118,9 @@ def test_search_proves_exactly_when_a_proof_is_reachable(space: TableSpace, conf
     assert again.to_json() == data
 
 
-def _proofs_with_everything_rejected(space: TableSpace, config: SearchConfig) -> tuple[set[tuple[str, ...]], set[tuple[object, str]]]:
+def _proofs_with_everything_rejected(
+    space: TableSpace, config: SearchConfig
+) -> tuple[set[tuple[str, ...]], set[tuple[object, str]]]:
     proofs: set[tuple[str, ...]] = set()
 
     async def reject(proof: tuple[str, ...]) -> bool:
@@ -120,7 +130,9 @@ def _proofs_with_everything_rejected(space: TableSpace, config: SearchConfig) ->
     env = SyntheticEnv(space, record=True)
     result = asyncio.run(search(env, ScriptedPolicy(space), env.root_state(), config, accept=reject))
     result.tree.check_invariants()
-    endpoints = {(space.name_of(edge.src.state), edge.tactic) for edge in result.tree.iter_edges() if edge.outcome == "rejected"}
+    endpoints = {
+        (space.name_of(edge.src.state), edge.tactic) for edge in result.tree.iter_edges() if edge.outcome == "rejected"
+    }
     return proofs, endpoints
 
 
