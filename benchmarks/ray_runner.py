@@ -23,7 +23,6 @@ from typing import Any
 from benchmarks.loaders import Problem
 from benchmarks.records import RunRecords
 from benchmarks.sweep import (
-    Allotter,
     ProveFn,
     SweepProgress,
     SweepSummary,
@@ -78,7 +77,8 @@ async def run_sweep_ray(
     on_result: Callable[[Problem, ProofResult], None] | None = None,
     on_progress: Callable[[SweepProgress], None] | None = None,
     total_budget_s: float | None = None,
-    allotter: Allotter | Callable[[Sequence[str], float], Allotter] | None = None,
+    rounds: Sequence[float | None] = (None,),
+    reserve_s: float = 0.0,
     include_steps: bool = True,
     retry_errors: bool = False,
 ) -> SweepSummary:
@@ -95,7 +95,7 @@ async def run_sweep_ray(
         actor_options: Ray options for each actor (`num_cpus`, `num_gpus`, `memory`, `resources`, …; default
             one CPU and `max_restarts=3`).
         init_kwargs: extra `ray.init` arguments (`runtime_env`, `namespace`, …).
-        on_result, on_progress, total_budget_s, allotter, include_steps, retry_errors: as for `run_sweep`.
+        on_result, on_progress, total_budget_s, rounds, reserve_s, include_steps, retry_errors: as for `run_sweep`.
 
     Returns:
         The SweepSummary of this call.
@@ -133,7 +133,8 @@ async def run_sweep_ray(
             on_result=on_result,
             on_progress=on_progress,
             total_budget_s=total_budget_s,
-            allotter=allotter,
+            rounds=rounds,
+            reserve_s=reserve_s,
             include_steps=include_steps,
             retry_errors=retry_errors,
         )

@@ -22,15 +22,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from benchmarks.loaders import Problem
 from benchmarks.records import RunRecords
 from prover.errors import EnvironmentProblem, StatementError, UsageError
 from prover.results import ProofResult, ProofStats, ProofStatus
+from search.budget import TimeManager
 
 __all__ = [
-    "Allotter",
     "ProveFn",
     "SweepProgress",
     "SweepSummary",
@@ -84,22 +84,6 @@ class SweepSummary:
     errors: int
     seconds: float
     by_task: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-class Allotter(Protocol):
-    """The time manager as the runner uses it (competition mode).
-
-    `rounds()` gives how many rounds there are; `allot(id, round)` the seconds for that problem's attempt in the
-    round (0: skip it), `spent(id, seconds, solved)` reports what an attempt used, `remaining()` the seconds left.
-    """
-
-    def rounds(self) -> int: ...
-
-    def allot(self, problem_id: str, round_index: int) -> float: ...
-
-    def spent(self, problem_id: str, seconds: float, solved: bool) -> None: ...
-
-    def remaining(self) -> float: ...
 
 
 def _key(problem: Problem) -> str:
@@ -248,50 +232,59 @@ class _Sweep:
 
         await self.pool(self.todo, work)
 
-    async def competition(self, allotter: Allotter) -> None:
-        self.deadline_eta = allotter.remaining
-        unsolved = list(self.todo)
-        solved_keys: set[tuple[str, str]] = set()
-        spent: dict[tuple[str, str], float] = {}
-        budgets: dict[tuple[str, str], float] = {}
-        last: dict[tuple[str, str], tuple[ProofResult, int]] = {}
-        rounds = allotter.rounds()
-        for r in range(rounds):
+    async def competition(self, manager: TimeManager) -> None:
+        """Pull allotments from the time manager with `workers` loops; record a problem when it is final."""
+        self.deadline_eta = lambda: manager.remaining_s
+        by_key = {_key(p): p for p in self.todo}
+        last: dict[str, tuple[ProofResult, int]] = {}
+        allotted: dict[str, float] = {}
+        recorded: set[str] = set()
+        reported = asyncio.Event()  # a running problem reported back: more time may be free
 
-            async def work(problem: Problem, r: int = r) -> None:
-                key = (problem.task, problem.id)
-                seconds = allotter.allot(_key(problem), r)
-                if seconds <= 0:
-                    return
+        def extra(key: str, round_index: int | None) -> dict[str, Any]:
+            return {
+                "round": round_index,
+                "budget_s": round(allotted.get(key, 0.0), 3),
+                "seconds_all_rounds": round(manager.spent_s.get(key, 0.0), 3),
+            }
+
+        async def worker() -> None:
+            while True:
+                allotment = manager.next()
+                if allotment is None:
+                    if manager.finished:
+                        return
+                    reported.clear()
+                    await reported.wait()
+                    continue
+                key = str(allotment.problem_id)
+                problem = by_key[key]
                 t0 = time.monotonic()
-                result = await self.attempt(problem, budget_s=seconds)
-                used = time.monotonic() - t0
-                allotter.spent(_key(problem), used, result.proved)
-                spent[key] = spent.get(key, 0.0) + used
-                budgets[key] = budgets.get(key, 0.0) + seconds
-                last[key] = (result, r)
-                if result.proved:
-                    solved_keys.add(key)
-                    await self.record(problem, result, self._competition_extra(key, r, budgets, spent))
+                result = await self.attempt(problem, budget_s=allotment.seconds)
+                manager.done(allotment, solved=result.proved, spent_s=time.monotonic() - t0)
+                allotted[key] = allotted.get(key, 0.0) + allotment.seconds
+                last[key] = (result, allotment.round)
+                reported.set()
+                if result.proved or allotment.round + 1 >= len(manager.rounds):
+                    recorded.add(key)
+                    await self.record(problem, result, extra(key, allotment.round))
 
-            await self.pool(unsolved, work)
-            unsolved = [p for p in unsolved if (p.task, p.id) not in solved_keys]
-            if not unsolved or allotter.remaining() <= 0:
-                break
-        for problem in unsolved:  # out of rounds or out of time: their last attempt is final
-            key = (problem.task, problem.id)
+        loops = [asyncio.create_task(worker()) for _ in range(min(self.workers, max(1, len(by_key))))]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            for t in loops:
+                t.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+        for key, problem in by_key.items():  # out of time: a last attempt is final, no attempt is a timeout
+            if key in recorded:
+                continue
             if key in last:
-                result, r = last[key]
-                await self.record(problem, result, self._competition_extra(key, r, budgets, spent))
+                result, round_index = last[key]
+                await self.record(problem, result, extra(key, round_index))
             else:
                 timeout = ProofResult(status=ProofStatus.TIMEOUT, statement=problem.statement, stop_reason="no_time")
-                await self.record(problem, timeout, {"round": None, "budget_s": 0.0, "seconds_all_rounds": 0.0})
-
-    @staticmethod
-    def _competition_extra(
-        key: tuple[str, str], r: int, budgets: dict[tuple[str, str], float], spent: dict[tuple[str, str], float]
-    ) -> dict[str, Any]:
-        return {"round": r, "budget_s": round(budgets[key], 3), "seconds_all_rounds": round(spent[key], 3)}
+                await self.record(problem, timeout, extra(key, None))
 
     def summary(self) -> SweepSummary:
         by_task = {}
@@ -318,7 +311,8 @@ async def run_sweep(
     on_result: Callable[[Problem, ProofResult], None] | None = None,
     on_progress: Callable[[SweepProgress], None] | None = None,
     total_budget_s: float | None = None,
-    allotter: Allotter | Callable[[Sequence[str], float], Allotter] | None = None,
+    rounds: Sequence[float | None] = (None,),
+    reserve_s: float = 0.0,
     include_steps: bool = True,
     retry_errors: bool = False,
 ) -> SweepSummary:
@@ -333,9 +327,11 @@ async def run_sweep(
         records: the run's records; ids they hold already are skipped.
         on_result: called with each problem and its result after its line is written.
         on_progress: called at the start and after each recorded theorem (the CLI's progress bar).
-        total_budget_s: competition mode: one wall-clock budget for all the problems.
-        allotter: the time manager for competition mode, or a factory `(problem_ids, total_s) -> Allotter`
-            (default: `search.budget.TimeManager`).
+        total_budget_s: competition mode: one wall-clock budget for all the problems, handed out by
+            `search.budget.TimeManager` (a resumed run gets what its earlier sessions left of it).
+        rounds: competition mode: the per-problem cap of each round, None for a fair share of what is left
+            (e.g. `(60, 600, None)`).
+        reserve_s: competition mode: seconds of each allotment the time manager keeps back for checking.
         include_steps: keep proof steps and failed steps in the records (training data).
         retry_errors: prove again the problems whose recorded status is `error`.
 
@@ -356,14 +352,16 @@ async def run_sweep(
         if total_budget_s is None:
             await sweep.plain()
         else:
-            ids = [_key(p) for p in sweep.todo]
-            factory = allotter if allotter is not None else _default_allotter
-            manager = factory(ids, total_budget_s) if callable(factory) else factory
+            left = total_budget_s - records.previous_seconds  # never over the total, across resumes too
+            manager = TimeManager(
+                max(left, 1e-9),
+                [_key(p) for p in sweep.todo],
+                rounds=rounds,
+                workers=workers,
+                reserve_s=reserve_s,
+                min_s=min(1.0, max(left, 0.0) / 10),  # TimeManager's 1 s floor, scaled down for tiny budgets
+            )
             await sweep.competition(manager)
     finally:
         records.write_results()
     return sweep.summary()
-
-
-def _default_allotter(problem_ids: Sequence[str], total_s: float) -> Allotter:
-    raise NotImplementedError

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -136,27 +135,6 @@ def test_duplicate_problems_are_refused(records: RunRecords) -> None:
         sweep(problems(2), prove, workers=0, records=records)
 
 
-class SimpleAllotter:
-    """Rounds of growing budgets, never over the total (stands in for search.budget's manager in tests)."""
-
-    def __init__(self, ids: Sequence[str], total_s: float, rounds: tuple[float, ...] = (1.0, 3.0)) -> None:
-        self.left = total_s
-        self.shares = rounds
-        self.ids = list(ids)
-
-    def rounds(self) -> int:
-        return len(self.shares)
-
-    def allot(self, problem_id: str, round_index: int) -> float:
-        return min(self.shares[round_index], self.left)
-
-    def spent(self, problem_id: str, seconds: float, solved: bool) -> None:
-        self.left -= seconds
-
-    def remaining(self) -> float:
-        return self.left
-
-
 def test_competition_mode_gives_budgets_in_rounds(records: RunRecords) -> None:
     budgets: dict[str, list[float]] = {}
 
@@ -166,7 +144,7 @@ def test_competition_mode_gives_budgets_in_rounds(records: RunRecords) -> None:
         # p0 falls in round 1, p1 needs the longer round-2 budget, p2 never falls.
         return outcome(p, p.id == "p0" or (p.id == "p1" and budget_s >= 3.0), seconds=0.001)
 
-    summary = sweep(problems(3), prove, workers=2, records=records, total_budget_s=100.0, allotter=SimpleAllotter)
+    summary = sweep(problems(3), prove, workers=2, records=records, total_budget_s=100.0, rounds=(1.0, 3.0))
     assert budgets == {"p0": [1.0], "p1": [1.0, 3.0], "p2": [1.0, 3.0]}
     assert summary.solved == 2 and summary.done == 3
     by_id = {s["id"]: s for s in records.samples("toy")}
@@ -174,12 +152,41 @@ def test_competition_mode_gives_budgets_in_rounds(records: RunRecords) -> None:
     assert by_id["p2"]["budget_s"] == 4.0 and by_id["p2"]["status"] == "failed"
 
 
-def test_competition_mode_out_of_time_records_the_rest_as_timeouts(records: RunRecords) -> None:
-    async def prove(p: Problem, *, budget_s: float) -> ProofResult:
-        await asyncio.sleep(0.02)
-        return outcome(p, False, seconds=0.02)
+def test_competition_mode_never_exceeds_the_total(records: RunRecords) -> None:
+    calls: list[float] = []
 
-    manager = SimpleAllotter([], total_s=0.03)
-    summary = sweep(problems(4), prove, workers=1, records=records, total_budget_s=0.03, allotter=manager)
-    statuses = [s["status"] for s in sorted(records.samples("toy"), key=lambda s: s["id"])]
-    assert summary.done == 4 and statuses[0] == "failed" and statuses[-1] == "timeout"
+    async def prove(p: Problem, *, budget_s: float) -> ProofResult:
+        calls.append(budget_s)
+        await asyncio.sleep(budget_s)  # uses all of its time
+        return outcome(p, False, seconds=budget_s)
+
+    summary = sweep(problems(10), prove, workers=2, records=records, total_budget_s=0.3, rounds=(0.1,))
+    assert summary.done == 10 and len(calls) == 10
+    assert sum(calls) <= 0.3 * 2 + 1e-6  # the pool is total × workers slot-seconds
+    assert summary.seconds < 0.3 + 0.15
+
+
+def test_competition_mode_out_of_time_records_the_rest_as_timeouts(records: RunRecords) -> None:
+    calls: list[float] = []
+
+    async def slow(p: Problem, *, budget_s: float) -> ProofResult:
+        calls.append(budget_s)
+        await asyncio.sleep(0.1)  # overruns its share: what is left is too little to start another
+        return outcome(p, False, seconds=0.1)
+
+    summary = sweep(problems(5), slow, workers=1, records=records, total_budget_s=0.15)
+    statuses = [s["status"] for s in records.samples("toy")]
+    assert summary.done == 5 and statuses.count("failed") == len(calls) >= 1
+    assert statuses.count("timeout") == 5 - len(calls) >= 1
+    timeout = next(s for s in records.samples("toy") if s["status"] == "timeout")
+    assert timeout["stop_reason"] == "no_time" and timeout["round"] is None
+
+
+def test_a_resumed_competition_gets_what_is_left(tmp_path: Path) -> None:
+    async def prove(p: Problem, *, budget_s: float) -> ProofResult:
+        return outcome(p, True)
+
+    with RunRecords.create(tmp_path, "m") as records:
+        records.previous_seconds = 50.0  # as if earlier sessions used 50 s of the total
+        sweep(problems(2), prove, workers=1, records=records, total_budget_s=40.0)
+        assert {s["status"] for s in records.samples("toy")} == {"timeout"}
