@@ -299,6 +299,10 @@ class _Search:
         batch: list[int] = []
         while heap and len(batch) < room:
             batch.append(heapq.heappop(heap)[1])
+        if not batch:  # nothing fits (cannot happen while _schedule sets propose_due only with room and nodes)
+            self.proposing = False
+            self._schedule()
+            return
         self.popped += len(batch)
         self.in_flight += len(batch)
         tree = self.tree
