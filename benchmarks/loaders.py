@@ -39,7 +39,7 @@ __all__ = [
 
 # A top-level theorem and its name (the same name syntax as `prover.lean.statement`).
 _THEOREM = re.compile(
-    r"^(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+(?P<name>[^\s:({\[⦃]+)", re.M
+    r"^[ \t]*(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+(?P<name>[^\s:({\[⦃]+)", re.M
 )
 # Lines that belong to a shared header: imports, options, opens, universes, blank lines and line comments.
 _HEADER_LINE = re.compile(r"^(?:import\s|set_option\s|open\s|universe\s|--|\s*$)")

@@ -1,7 +1,7 @@
 import pytest
 
 from prover.errors import UsageError
-from prover.lean.statement import BARE_NAME, EXAMPLE_NAME, Statement, split_file
+from prover.lean.statement import BARE_NAME, EXAMPLE_NAME, Statement, split_file, split_header
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,18 @@ def test_split_file_takes_header_and_one_theorem() -> None:
     assert stmt == "theorem b : 1 = 1 := by sorry\n"
     with pytest.raises(UsageError):
         split_file(src, "c")
+
+
+def test_let_inside_the_type_is_not_the_proof() -> None:
+    s = Statement.parse("theorem l (f : ℕ → ℕ) : let g := f 1; g = f 1 := by sorry")
+    assert s.head == "theorem l (f : ℕ → ℕ) : let g := f 1; g = f 1 :="
+    nested = Statement.parse("theorem m : ∀ n : ℕ, let a := n\n  have b : a = n := rfl\n  a = n :=\nby sorry")
+    assert nested.head.endswith("a = n :=")
+
+
+def test_split_header_separates_imports_from_the_rest() -> None:
+    imports, rest = split_header("import Mathlib\nimport Aesop\n\nset_option maxHeartbeats 0\n\nopen Nat\ndef f := 1\n")
+    assert imports == "import Mathlib\nimport Aesop\n\n"
+    assert rest == "set_option maxHeartbeats 0\n\nopen Nat\ndef f := 1\n"
+    assert split_header("import Mathlib\n") == ("import Mathlib\n", "")
+    assert split_header("-- comment\nimport Mathlib\nopen X\n") == ("-- comment\nimport Mathlib\n", "open X\n")

@@ -26,7 +26,7 @@ EXPECTED = {
     "minif2f-goedel-test": 244,
     "imo-minif2f": 40,
     "imo-mobench": 360,
-    "imo-seed-past": 154,
+    "imo-seed-past": 155,
 }
 
 

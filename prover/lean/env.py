@@ -67,6 +67,7 @@ class ProofEnvironment:
         pool: workers whose header the statement is elaborated in.
         statement: the declaration to prove (`statement.with_sorry()` gives the root state).
         tactic_timeout: default wall-clock seconds per tactic; past it the result is ProofGivenUp("timeout").
+        preamble: header text after the imports (options, `open`s, definitions), elaborated with the statement.
 
     Several `run_tac` calls may run at once; each borrows a worker exclusively, preferring one that already holds
     the state.
@@ -78,9 +79,12 @@ class ProofEnvironment:
         ...     result = await env.run_tac(root, "simp")   # ProofFinished(...)
     """
 
-    def __init__(self, pool: ReplPool, statement: Statement, *, tactic_timeout: float = 10.0) -> None:
+    def __init__(
+        self, pool: ReplPool, statement: Statement, *, tactic_timeout: float = 10.0, preamble: str = ""
+    ) -> None:
         self.pool = pool
         self.statement = statement
+        self.preamble = preamble
         self.tactic_timeout = tactic_timeout
         self.stats = EnvStats()
         self._nodes: dict[int, _Node] = {}
@@ -158,9 +162,10 @@ class ProofEnvironment:
         started = time.perf_counter()
         self.stats.lean_calls += 1
         try:
-            return await worker.process.command(
-                self.statement.with_sorry(), env=worker.header_env, timeout=self.pool.config.command_timeout
-            )
+            # The preamble (options, `open`s, definitions of the header after its imports) goes in the same command
+            # as the statement, so workers are shared by every header with the same imports.
+            text = f"{self.preamble.rstrip()}\n\n{self.statement.with_sorry()}" if self.preamble.strip() else self.statement.with_sorry()
+            return await worker.process.command(text, env=worker.header_env, timeout=self.pool.config.command_timeout)
         finally:
             self.stats.seconds_lean += time.perf_counter() - started
 

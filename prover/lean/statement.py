@@ -58,19 +58,50 @@ def _mask_comments_and_strings(text: str) -> str:
     return "".join(out)
 
 
+_BINDS_VALUE = re.compile(r"(?<![\w.'])(?:let|have|set)\s")
+
+
 def _proof_start(text: str) -> int | None:
-    """Index of the `:=` that starts the declaration's value: the first one outside brackets (binder defaults such
-    as `(x : ℕ := 0)` sit inside brackets), or None."""
+    """Index of the `:=` that starts the declaration's value, or None.
+
+    It is the first `:=` outside brackets (binder defaults such as `(x : ℕ := 0)` sit inside brackets) that does not
+    close a `let`/`have` inside the type (`∀ x, let y := f x; …`, as in some MathOlympiadBench statements)."""
     masked = _mask_comments_and_strings(text)
     depth = 0
-    for i, ch in enumerate(masked):
+    pending = 0  # `let`/`have` at depth 0 whose `:=` has not been seen yet
+    i = 0
+    while i < len(masked):
+        ch = masked[i]
         if ch in _OPEN:
             depth += 1
         elif ch in _CLOSE:
             depth = max(0, depth - 1)
         elif depth == 0 and masked.startswith(":=", i):
-            return i
+            if pending == 0:
+                return i
+            pending -= 1
+            i += 2
+            continue
+        elif depth == 0 and _BINDS_VALUE.match(masked, i):
+            pending += 1
+        i += 1
     return None
+
+
+def split_header(header: str) -> tuple[str, str]:
+    """Split a header into (imports, preamble): Lean accepts `import` only at the top of an env-less command, and
+    everything after the imports can be elaborated later on top of the imported environment."""
+    lines = header.splitlines(keepends=True)
+    masked = _mask_comments_and_strings(header).splitlines(keepends=True)
+    cut = 0
+    for index, line in enumerate(masked):
+        stripped = line.strip()
+        if stripped.startswith("import ") or stripped in {"import", ""} or stripped == "prelude":
+            cut = index + 1
+            continue
+        break
+    imports = "".join(lines[:cut])
+    return imports, "".join(lines[cut:])
 
 
 @dataclass(frozen=True)
@@ -128,11 +159,12 @@ def split_file(text: str, theorem: str) -> tuple[str, str]:
     statement runs to the next top-level declaration or the end. Raises UsageError when the name is absent.
     """
     masked = _mask_comments_and_strings(text)
-    pattern = re.compile(rf"^(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+{re.escape(theorem)}(?=[\s:({{\[⦃])", re.M)
+    pattern = re.compile(rf"^[ \t]*(?P<decl>(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+{re.escape(theorem)}(?=[\s:({{\[⦃]))", re.M)
     match = pattern.search(masked)
     if match is None:
         raise UsageError(f"no theorem named {theorem!r} in the file")
-    nxt = re.compile(r"^(?:theorem|lemma|example|def|abbrev|instance|structure|inductive|class|namespace|end|section|#)\b", re.M)
+    nxt = re.compile(r"^[ \t]*(?:theorem|lemma|example|def|abbrev|instance|structure|inductive|class|namespace|end|section|#)\b", re.M)
     end_match = nxt.search(masked, match.end())
     end = end_match.start() if end_match else len(text)
-    return text[: match.start()], text[match.start() : end].rstrip() + "\n"
+    start = match.start("decl")
+    return text[:start], text[start:end].rstrip() + "\n"
