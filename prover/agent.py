@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,13 +22,13 @@ from prover.errors import ProverError, ReplError, StatementError, UsageError
 from prover.lean.env import ProofEnvironment
 from prover.lean.pool import ReplPool
 from prover.lean.project import read_versions
-from prover.lean.statement import Statement
+from prover.lean.statement import Statement, split_header
 from prover.lean.verifier import Verification, verify_proof
 from prover.models import TacticGenerator, build_generator
 from prover.results import ProofResult, ProofStats, ProofStatus, ProofStep, Versions
-from search import SearchConfig, SearchProgress, SearchResult, search_attempts
-from search.cache import ProofCache
-from search.outcomes import LeanError, ProofFinished, ProofGivenUp, TacticState
+from search import SearchConfig, SearchProgress, SearchResult, SearchStatus, search_attempts
+from search.cache import CacheKey, ProofCache
+from search.outcomes import ProofFinished, TacticState
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class _Clock:
 
     verify: float = 0.0
     verifications: list[Verification] = field(default_factory=list)
+    accepted: dict[tuple[str, ...], Verification] = field(default_factory=dict)  # proof -> its acceptance
 
 
 class Agent:
@@ -123,14 +124,14 @@ class Agent:
             raise UsageError("Agent used outside `async with`")
         return self._generator
 
-    async def pool(self, header: str) -> ReplPool:
-        """The warm pool for `header`, started on first use."""
+    async def pool(self, imports: str) -> ReplPool:
+        """The warm pool for a header's import lines (see `split_header`), started on first use."""
         async with self._pool_lock:
-            pool = self._pools.get(header)
+            pool = self._pools.get(imports)
             if pool is None:
-                pool = ReplPool(self.config.lean, header)
+                pool = ReplPool(self.config.lean, imports)
                 await self._stack.enter_async_context(pool)
-                self._pools[header] = pool
+                self._pools[imports] = pool
             return pool
 
     async def prove(
@@ -180,8 +181,9 @@ class Agent:
                     versions=versions,
                 )
 
-        pool = await self.pool(header)
-        env = ProofEnvironment(pool, parsed, tactic_timeout=search_config.tactic_timeout)
+        imports, preamble = split_header(header)
+        pool = await self.pool(imports)
+        env = ProofEnvironment(pool, parsed, tactic_timeout=search_config.tactic_timeout, preamble=preamble)
         try:
             root = await env.start()
         except StatementError:
@@ -196,6 +198,8 @@ class Agent:
             )
             clock.verify += time.monotonic() - t0
             clock.verifications.append(verification)
+            if verification.accepted:
+                clock.accepted[tuple(proof)] = verification
             logger.info("verifier: %s %s", verification.name, verification.details)
             return verification.accepted
 
@@ -220,11 +224,11 @@ class Agent:
         return proof_result
 
     def _record(
-        self, cache: ProofCache, key: str, result: ProofResult, clock: _Clock, search_config: SearchConfig
+        self, cache: ProofCache, key: CacheKey, result: ProofResult, clock: _Clock, search_config: SearchConfig
     ) -> None:
         label, config_hash = self.config.model.label, self.config.config_hash()
         if result.proved:
-            accepted = next(v for v in reversed(clock.verifications) if v.accepted)
+            accepted = clock.accepted[result.proof]
             cache.put(
                 key,
                 proof=result.proof,
@@ -233,10 +237,17 @@ class Agent:
                 model=label,
                 config_hash=config_hash,
                 seconds=result.stats.seconds_total,
+                theorem_name=Statement.parse(result.statement).name,
             )
         else:
             cache.record_failure(
-                key, budget_s=search_config.budget_s, model=label, config_hash=config_hash, reason=result.stop_reason
+                key,
+                budget_s=search_config.budget_s,
+                seconds=result.stats.seconds_total,
+                status=result.status.value,
+                stop_reason=result.stop_reason,
+                model=label,
+                config_hash=config_hash,
             )
 
 
@@ -252,13 +263,13 @@ async def prove(
         return await agent.prove(statement, header=header, on_progress=on_progress)
 
 
-def cache_key(versions: Versions, header: str, statement: Statement) -> str:
+def cache_key(versions: Versions, header: str, statement: Statement) -> CacheKey:
     """The proof-cache key of DESIGN contract 7: Lean version, Mathlib revision, header, statement text."""
     return ProofCache.key(versions.lean, versions.mathlib, header, statement.head)
 
 
 async def _cached_proof(
-    cache: ProofCache, key: str, statement: Statement, header: str, config: AgentConfig, clock: _Clock
+    cache: ProofCache, key: CacheKey, statement: Statement, header: str, config: AgentConfig, clock: _Clock
 ) -> tuple[str, ...] | None:
     entry = cache.get(key)
     if entry is None:
@@ -291,11 +302,10 @@ def _errored(statement: str, error: str, started: float, versions: Versions) -> 
 def _status_of(result: SearchResult, proved: bool) -> ProofStatus:
     if proved:
         return ProofStatus.PROVED
-    if result.stop_reason == "timeout":
-        return ProofStatus.TIMEOUT
-    if result.stop_reason == "error":
-        return ProofStatus.ERROR
-    return ProofStatus.FAILED
+    if result.status is SearchStatus.PROVED:
+        # The search only ends proved through an accepted proof; without one it did not prove anything.
+        return ProofStatus.FAILED
+    return ProofStatus(result.status.value)
 
 
 def _to_proof_result(
@@ -306,7 +316,8 @@ def _to_proof_result(
     started: float,
     versions: Versions,
 ) -> ProofResult:
-    proved = result.proved and any(v.accepted for v in clock.verifications)
+    # Invariant: `proved` only for the very proof text the verifier accepted.
+    proved = result.proved and tuple(result.proof) in clock.accepted
     stats = result.stats
     total = time.monotonic() - started
     last = clock.verifications[-1] if clock.verifications else None
@@ -315,7 +326,7 @@ def _to_proof_result(
         statement=statement,
         proof=tuple(result.proof) if proved else (),
         verdict=last.name if last is not None else None,
-        stop_reason=result.stop_reason,
+        stop_reason=result.stop_reason.value,
         stats=ProofStats(
             expansions=stats.expansions,
             nodes=stats.nodes,
@@ -343,7 +354,7 @@ def _state_text(outcome: object) -> str:
 def _path_steps(result: SearchResult) -> list[ProofStep]:
     return [
         ProofStep(
-            state_before=step.state.pp,
+            state_before=step.state_before.pp,
             tactic=step.tactic,
             state_after=_state_text(step.result),
             outcome=type(step.result).__name__,
@@ -353,23 +364,7 @@ def _path_steps(result: SearchResult) -> list[ProofStep]:
 
 
 def _failed_steps(result: SearchResult) -> list[ProofStep]:
-    steps: list[ProofStep] = []
-    for edge in result.failed_edges():
-        outcome = edge.result
-        if not isinstance(outcome, (LeanError, ProofGivenUp)):
-            continue
-        error = outcome.error if isinstance(outcome, LeanError) else outcome.reason
-        steps.append(ProofStep(edge.state.pp, edge.tactic, "", type(outcome).__name__, error))
-        if len(steps) >= MAX_FAILED_STEPS:
-            break
-    return steps
-
-
-def annotate(steps: Sequence[ProofStep]) -> list[str]:
-    """The proof with each tactic followed by the goals after it as comments (InternLM-Math style)."""
-    lines: list[str] = []
-    for step in steps:
-        lines.append(step.tactic)
-        after = step.state_after or "no goals"
-        lines.append("/- " + after.replace("-/", "- /") + " -/")
-    return lines
+    return [
+        ProofStep(edge.state_before.pp, edge.tactic, "", edge.outcome, edge.error)
+        for edge in result.failed_edges(limit=MAX_FAILED_STEPS)
+    ]

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 
 from prover import __version__
@@ -53,18 +52,6 @@ def default_cache_path() -> Path:
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    raise _Exit(message, code)
-
-
-class _Exit(Exception):
-    """Leaves the CLI with a one-line message and an exit code (raised only inside this module)."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 # Options shared by the commands that start Lean or a model.
@@ -141,22 +128,23 @@ class _ProgressLine:
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
-        self.last = 0.0
+        self.last = time.monotonic() - (1.0 if self.tty else 0.0)
+        self.drawn = False
 
     def __call__(self, progress: Any) -> None:
         now = time.monotonic()
         if now - self.last < (0.25 if self.tty else 10.0):
             return
-        self.last = now
+        self.last, self.drawn = now, True
         text = (
-            f"elapsed {progress.elapsed:6.1f}s  expansions {progress.expansions:6d}  "
+            f"elapsed {progress.elapsed_s:6.1f}s  expansions {progress.expansions:6d}  "
             f"nodes {progress.nodes:6d}  best depth {progress.best_depth:3d}"
         )
         sys.stderr.write(("\r" + text) if self.tty else (text + "\n"))
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.tty and self.last:
+        if self.tty and self.drawn:
             sys.stderr.write("\n")
 
 
@@ -184,21 +172,23 @@ def prove(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the proof cache.")] = False,
     cache: Annotated[Path | None, typer.Option("--cache", help="Proof cache file (default: ~/.cache/prover/proofs.sqlite).")] = None,
     trust_cache: Annotated[bool, typer.Option("--trust-cache", help="Return cache hits without re-verifying them.")] = False,
-    annotate: Annotated[bool, typer.Option("--annotate", help="Follow each tactic with the goals after it, as comments.")] = False,
+    annotate_goals: Annotated[bool, typer.Option("--annotate", help="Follow each tactic with the goals after it, as comments.")] = False,
     allow_download: Annotated[bool, typer.Option("--allow-download", help="Let the model backend fetch weights from the network.")] = False,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Prove one theorem. Exit 0 proved, 1 not proved, 2 bad input, 3 Lean/REPL/model missing."""
-    from prover.agent import AgentConfig, ModelConfig, annotate as annotated
+    from dataclasses import asdict
+
+    from prover.agent import AgentConfig, ModelConfig
     from prover.agent import prove as run_prove
+    from prover.datagen import annotate
     from prover.results import ProofStatus
-    from search import SearchConfig
 
     _setup_logging(verbose)
     text, head = _read_statement(statement, file, theorem, header)
     config = AgentConfig(
         lean=lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout),
-        search=SearchConfig(
+        search=_search_config(
             budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
             temperature=temperature, tactic_timeout=tactic_timeout,
         ),
@@ -214,7 +204,7 @@ def prove(
     if json_out:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     elif result.proved:
-        body = annotated(result.steps) if annotate and result.steps else list(result.proof)
+        body = annotate([asdict(s) for s in result.steps]) if annotate_goals and result.steps else list(result.proof)
         from prover.lean.statement import Statement
 
         print(Statement.parse(text).with_proof(body))
@@ -225,6 +215,227 @@ def prove(
     if result.status is ProofStatus.ERROR:
         raise typer.Exit(EXIT_ENVIRONMENT)
     raise typer.Exit(EXIT_PROVED if result.proved else EXIT_NOT_PROVED)
+
+
+def _search_config(**values: Any) -> Any:
+    from search import SearchConfig
+
+    return SearchConfig(**values)
+
+
+@bench_app.command("ls")
+def bench_ls() -> None:
+    """List the benchmark tasks."""
+    from benchmarks.tasks import list_tasks
+
+    for task in list_tasks():
+        wrong = f", {len(task.known_wrong)} known wrong" if task.known_wrong else ""
+        print(f"{task.name:24s} v{task.version:5s} {task.size:4d} problems{wrong}  {task.description}")
+
+
+@bench_app.command("run")
+def bench_run(
+    tasks: Annotated[str, typer.Option("--tasks", help="Comma-separated task names (see `prover bench ls`).")],
+    model: ModelOpt = None,
+    generator: GeneratorOpt = None,
+    prompt_format: PromptFormatOpt = None,
+    model_args: ModelArgsOpt = None,
+    limit: Annotated[str | None, typer.Option("--limit", help="Problems per task: a count, or a fraction (for testing only).")] = None,
+    output_path: Annotated[Path, typer.Option("--output-path", "-o", help="Runs go to OUTPUT_PATH/<model>/.")] = Path("runs"),
+    log_samples: Annotated[bool, typer.Option("--log-samples", help="Keep proof steps and rejected tactics in the samples (for datagen).")] = False,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the latest run of this model in OUTPUT_PATH.")] = False,
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Problems proved at once (each with a Lean worker).", min=1)] = 1,
+    budget: Annotated[float, typer.Option("--budget", help="Seconds per problem, everything included.", min=0.1)] = 600.0,
+    total_budget: Annotated[str | None, typer.Option("--total-budget", help="Competition mode: one budget for all (e.g. 4.5h).")] = None,
+    width: Annotated[int, typer.Option("--width", min=1)] = 8,
+    alpha: Annotated[float, typer.Option("--alpha")] = 0.5,
+    attempts: Annotated[int, typer.Option("--attempts", min=1)] = 1,
+    tactic_timeout: Annotated[float, typer.Option("--tactic-timeout", min=0.1)] = 10.0,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0)] = 1.1,
+    data: Annotated[Path | None, typer.Option("--data", help="Folder with the statement data (default: $PROVER_DATA, ../shared/benchmarks, or a pinned clone).")] = None,
+    no_download: Annotated[bool, typer.Option("--no-download", help="Never clone statement data.")] = False,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Run problems as Ray tasks on this cluster (`auto`, or host:port).")] = None,
+    repl_cmd: ReplCmd = None,
+    lean_project: LeanProject = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
+    cache: Annotated[Path | None, typer.Option("--cache")] = None,
+    allow_download: Annotated[bool, typer.Option("--allow-download", help="Let the model backend fetch weights.")] = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Sweep benchmark tasks; writes results_<time>.json and samples_<task>_<time>.jsonl (lm-eval layout)."""
+    from prover.agent import AgentConfig, ModelConfig
+    from prover.bench import BenchSettings, parse_duration, parse_limit, run_bench, summary_lines
+    from prover.lean.project import read_versions
+
+    _setup_logging(verbose)
+    lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout)
+    settings = BenchSettings(
+        tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
+        agent=AgentConfig(
+            lean=lean,
+            search=_search_config(
+                budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
+                temperature=temperature, tactic_timeout=tactic_timeout,
+            ),
+            model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download),
+            cache_path=None if no_cache else (cache or default_cache_path()),
+        ),
+        output_path=output_path,
+        workers=workers,
+        limit=parse_limit(limit),
+        data=data,
+        resume=resume,
+        log_samples=log_samples,
+        total_budget_s=parse_duration(total_budget) if total_budget else None,
+        ray_address=ray_address,
+        download=not no_download,
+    )
+    bar = _SweepBar()
+    try:
+        records, summary = asyncio.run(
+            run_bench(settings, versions=read_versions(lean.project_dir).as_dict(), on_progress=bar)
+        )
+    finally:
+        bar.close()
+    from benchmarks.records import load_run
+    from benchmarks.report import markdown_table
+
+    results, samples = load_run(records.run_dir, records.stamp)
+    for line in summary_lines(summary):
+        print(line, file=sys.stderr)
+    print(markdown_table(results, samples))
+    print(f"records: {records.run_dir}", file=sys.stderr)
+
+
+class _SweepBar:
+    """A tqdm bar on a terminal (solved / done / total, elapsed, ETA); plain lines otherwise."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.last = 0.0
+
+    def __call__(self, progress: Any) -> None:
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            if self.bar is None:
+                self.bar = tqdm(total=progress.total, initial=progress.done, unit="thm", file=sys.stderr)
+            self.bar.n = progress.done
+            self.bar.set_postfix_str(f"solved {progress.solved}", refresh=True)
+            return
+        now = time.monotonic()
+        if progress.last is None or now - self.last >= 10.0 or progress.done == progress.total:
+            self.last = now
+            eta = f", eta {progress.eta_s:.0f}s" if progress.eta_s is not None else ""
+            print(f"solved {progress.solved} / done {progress.done} / {progress.total}, "
+                  f"{progress.elapsed_s:.0f}s{eta}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@bench_app.command("report")
+def bench_report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (OUTPUT_PATH/<model>/).")],
+    out: Annotated[Path | None, typer.Option("--out", help="Where to write (default RUN_DIR/report/).")] = None,
+) -> None:
+    """Print the table again and write a cactus plot, an outcome chart and an HTML page."""
+    from benchmarks.records import load_run
+    from benchmarks.report import markdown_table, write_report
+
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir} is not a directory")
+    paths = write_report(run_dir, out)
+    results, samples = load_run(run_dir)
+    print(markdown_table(results, samples))
+    print(f"report: {paths.html}", file=sys.stderr)
+
+
+@app.command()
+def datagen(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories (or folders holding them).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the JSONL files.")] = Path("data"),
+    include_known_wrong: Annotated[bool, typer.Option("--include-known-wrong")] = False,
+) -> None:
+    """Write training data from runs: state-tactic pairs, whole proofs, annotated proofs, negatives."""
+    from prover.datagen import export_training_data
+
+    summary = export_training_data(runs, output, include_known_wrong=include_known_wrong)
+    print(json.dumps({k: v for k, v in vars(summary).items() if k != "runs"}, default=str))
+
+
+def _open_cache(path: Path | None, must_exist: bool = True) -> Any:
+    from search.cache import ProofCache
+
+    target = path or default_cache_path()
+    if must_exist and not target.exists():
+        raise UsageError(f"no proof cache at {target}")
+    return ProofCache.open(target)
+
+
+CacheOpt = Annotated[Path | None, typer.Option("--cache", help="Proof cache file (default: ~/.cache/prover/proofs.sqlite).")]
+
+
+@cache_app.command("stats")
+def cache_stats(cache: CacheOpt = None) -> None:
+    """Counts of cached proofs and recorded failures."""
+    with _open_cache(cache) as db:
+        print(json.dumps({"path": str(db.path), **db.counts()}))
+
+
+@cache_app.command("export")
+def cache_export(path: Annotated[Path, typer.Argument(help="JSONL file to write.")], cache: CacheOpt = None) -> None:
+    """Write every cached proof as JSONL."""
+    with _open_cache(cache) as db:
+        print(f"exported {db.export_jsonl(path)} proofs to {path}", file=sys.stderr)
+
+
+async def _verify_entries(entries: list[Any], lean: LeanConfig) -> list[tuple[Any, Any]]:
+    from prover.lean.statement import Statement
+    from prover.lean.verifier import verify_proof
+
+    checked = []
+    for entry in entries:
+        statement = Statement.parse(entry.statement)
+        verdict = await verify_proof(statement, entry.proof, header=entry.header, config=lean)
+        checked.append((entry, verdict))
+    return checked
+
+
+@cache_app.command("import")
+def cache_import(
+    path: Annotated[Path, typer.Argument(help="JSONL export to read.")],
+    cache: CacheOpt = None,
+    repl_cmd: ReplCmd = None,
+    lean_project: LeanProject = None,
+) -> None:
+    """Add proofs from an export; each is re-verified with the current Lean before it is stored."""
+    from search.cache import ProofCache
+
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    entries = list(ProofCache.read_jsonl(path))
+    checked = asyncio.run(_verify_entries(entries, lean_config(repl_cmd, lean_project)))
+    verdicts = {entry.key: verdict for entry, verdict in checked}
+    with _open_cache(cache, must_exist=False) as db:
+        stored, rejected = db.import_entries(entries, lambda entry: verdicts[entry.key])
+    print(json.dumps({"stored": stored, "rejected": rejected}))
+
+
+@cache_app.command("verify")
+def cache_verify(cache: CacheOpt = None, repl_cmd: ReplCmd = None, lean_project: LeanProject = None) -> None:
+    """Re-check every cached proof with the current Lean and drop the ones that fail."""
+    with _open_cache(cache) as db:
+        checked = asyncio.run(_verify_entries(list(db.entries()), lean_config(repl_cmd, lean_project)))
+        dropped = 0
+        for entry, verdict in checked:
+            if not verdict.accepted:
+                db.delete(entry.key)
+                dropped += 1
+                print(f"dropped {entry.theorem_name or entry.key[:12]}: {verdict.name} {verdict.details}", file=sys.stderr)
+    print(json.dumps({"checked": len(checked), "dropped": dropped}))
 
 
 @app.command()
@@ -268,14 +479,6 @@ def main(argv: list[str] | None = None) -> int:
         return rc if isinstance(rc, int) else 0
     except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        print("prover: aborted", file=sys.stderr)
-        return 130
-    except click.UsageError as exc:
-        print(f"prover: error: {_one_line(exc.format_message())}", file=sys.stderr)
-        return EXIT_USAGE
     except StatementError as exc:
         first = exc.messages[0] if exc.messages else str(exc)
         print(f"prover: error: the statement does not elaborate: {_one_line(first)}", file=sys.stderr)
@@ -287,17 +490,28 @@ def main(argv: list[str] | None = None) -> int:
     except ProverError as exc:
         print(f"prover: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
-    except _Exit as exc:
-        print(f"prover: error: {exc}", file=sys.stderr)
-        return exc.code
     except KeyboardInterrupt:
         print("prover: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # a bug: one line by default, the traceback with PROVER_DEBUG=1
+    except Exception as exc:
+        if _is_click_exception(exc):
+            # typer ships its own copy of click, so its exceptions are matched by shape, not by class.
+            if type(exc).__name__ == "Abort":
+                print("prover: aborted", file=sys.stderr)
+                return 130
+            code = int(getattr(exc, "exit_code", EXIT_USAGE))
+            if hasattr(exc, "format_message"):
+                print(f"prover: error: {_one_line(exc.format_message())}", file=sys.stderr)
+            return code
+        # A bug: one line by default, the traceback with PROVER_DEBUG=1.
         if os.environ.get("PROVER_DEBUG"):
             raise
         print(f"prover: internal error: {type(exc).__name__}: {_one_line(str(exc))} (rerun with PROVER_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+
+
+def _is_click_exception(exc: BaseException) -> bool:
+    return any(cls.__module__.split(".")[0] in {"click", "typer"} for cls in type(exc).__mro__[:-1])
 
 
 def _one_line(text: str) -> str:
