@@ -100,24 +100,25 @@ class TacticInfo(_Wire):
 # -------------------------------------------------------------------------------------------- requests
 
 
-class CommandRequest(_Wire):
+class _CommandOptions(_Wire):
+    """The options commands and files share (REPL/JSON.lean `CommandOptions`)."""
+
+    env: Nat | None = None
+    all_tactics: StrictBool | None = None
+    root_goals: StrictBool | None = None
+    infotree: StrictStr | None = None
+
+
+class CommandRequest(_CommandOptions):
     """Elaborate Lean commands; without `env` a fresh environment (the only place `import` is allowed)."""
 
     cmd: StrictStr
-    env: Nat | None = None
-    all_tactics: StrictBool | None = None
-    root_goals: StrictBool | None = None
-    infotree: StrictStr | None = None
 
 
-class FileRequest(_Wire):
+class FileRequest(_CommandOptions):
     """Elaborate a file (path relative to the REPL's working directory); `env` exists since v4.22.0-rc4."""
 
     path: StrictStr
-    env: Nat | None = None
-    all_tactics: StrictBool | None = None
-    root_goals: StrictBool | None = None
-    infotree: StrictStr | None = None
 
 
 class TacticRequest(_Wire):
