@@ -327,6 +327,7 @@ def _to_proof_result(
         proof=tuple(result.proof) if proved else (),
         verdict=last.name if last is not None else None,
         stop_reason=result.stop_reason.value,
+        error=result.error,
         stats=ProofStats(
             expansions=stats.expansions,
             nodes=stats.nodes,

@@ -194,3 +194,17 @@ def test_models_lists_the_backends() -> None:
     assert proc.returncode == 0
     for name in ("portfolio", "hf", "vllm", "openai"):
         assert name in proc.stdout
+
+
+def test_an_unreachable_model_server_is_an_error_not_a_failed_proof() -> None:
+    # Port 9 (discard) on loopback: connection refused at once, so the retries end quickly.
+    proc = run_cli(
+        "prove", "theorem cli_two_steps (a b : ℕ) (h : a = b) : b + 0 = a := by sorry",
+        "--repl-cmd", repl_cmd("cli_proof.json"), "--no-cache", "--json", "--budget", "60",
+        "--generator", "openai", "--model", "tiny",
+        "--model-args", "base_url=http://127.0.0.1:9/v1,retries=1,backoff=0.05,timeout=2",
+    )
+    assert proc.returncode == 3, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["status"] == "error" and out["proof"] is None
+    assert out["error"]
