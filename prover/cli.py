@@ -14,11 +14,10 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
-from prover import __version__
 from prover.config import DEFAULT_HEADER, LeanConfig, default_project_dir
 from prover.errors import EnvironmentProblem, ProverError, StatementError, UsageError
 
@@ -37,7 +36,6 @@ cache_app = typer.Typer(help="The verified-proof cache.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 app.add_typer(cache_app, name="cache")
 
-log = logging.getLogger("prover.cli")
 
 
 def default_cache_path() -> Path:
