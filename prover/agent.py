@@ -61,6 +61,7 @@ class AgentConfig:
         model: the tactic generator.
         cache_path: the verified-proof cache (None: no cache).
         trust_cache: return a cache hit without re-verifying it.
+        keep_tree: put the search graph (`search-tree/1` JSON) into the result, for training data.
     """
 
     lean: LeanConfig = field(default_factory=LeanConfig)
@@ -68,6 +69,7 @@ class AgentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     cache_path: Path | None = None
     trust_cache: bool = False
+    keep_tree: bool = False
 
     def config_hash(self) -> str:
         """A short hash of the settings that shape a search (not of paths or timeouts of the machine)."""
@@ -219,6 +221,8 @@ class Agent:
             return _errored(statement, str(exc), started, versions)
 
         proof_result = _to_proof_result(statement, result, env, clock, started, versions)
+        if config.keep_tree and result.tree is not None:
+            proof_result = replace(proof_result, tree=result.tree.to_json())
         if cache is not None:
             self._record(cache, key, proof_result, clock, search_config)
         return proof_result

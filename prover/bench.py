@@ -6,9 +6,11 @@ agent into it, so the same code serves the local and the Ray run.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +112,8 @@ async def run_bench(
 ) -> tuple[RunRecords, SweepSummary]:
     """Run (or resume) a sweep and write its records; returns the records (closed) and the summary."""
     problems = load_bench_problems(settings)
+    if settings.log_samples:
+        settings = replace(settings, agent=replace(settings.agent, keep_tree=True))
     records = RunRecords.open(
         settings.output_path,
         settings.agent.model.label,
@@ -117,6 +121,12 @@ async def run_bench(
         config=settings.run_config(),
         versions=versions,
     )
+    trees = records.run_dir / "trees"
+
+    def save_tree(problem: Problem, result: ProofResult) -> None:
+        if result.tree is not None:
+            write_tree(trees / problem.task / f"{problem.id}.json", result.tree)
+
     with records:
         logger.info("bench: %d problems, %d workers, run dir %s", len(problems), settings.workers, records.run_dir)
         if settings.ray_address is not None:
@@ -127,6 +137,7 @@ async def run_bench(
                 AgentProveFactory(settings.agent),
                 records=records,
                 address=settings.ray_address,
+                on_result=save_tree,
                 on_progress=on_progress,
                 total_budget_s=settings.total_budget_s,
                 include_steps=settings.log_samples,
@@ -138,11 +149,20 @@ async def run_bench(
                     prove_with(agent),
                     workers=settings.workers,
                     records=records,
+                    on_result=save_tree,
                     on_progress=on_progress,
                     total_budget_s=settings.total_budget_s,
                     include_steps=settings.log_samples,
                 )
     return records, summary
+
+
+def write_tree(path: Path, tree: dict[str, Any]) -> None:
+    """Save one search graph where `prover datagen` looks for it (`RUN_DIR/trees/<task>/<id>.json`), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(tree, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def parse_duration(text: str) -> float:

@@ -83,6 +83,7 @@ class ProofResult:
     steps: tuple[ProofStep, ...] = ()
     failed_steps: tuple[ProofStep, ...] = ()
     versions: Versions = field(default_factory=Versions)
+    tree: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # search-tree/1, when kept
 
     @property
     def proved(self) -> bool:

@@ -106,6 +106,9 @@ def test_report_and_datagen_from_a_run(tmp_path: Path) -> None:
     assert any(p["tactic"] == "linarith" and p["state_after"] in {"", "no goals"} for p in pairs)
     negatives = (tmp_path / "data" / "negatives.jsonl").read_text(encoding="utf-8")
     assert "simp made no progress" in negatives
+    # --log-samples also keeps every search graph for datagen.
+    tree = json.loads((run_dir / "trees" / "minif2f-test" / "aime_1983_p1.json").read_text(encoding="utf-8"))
+    assert tree["format"] == "search-tree/1" and tree["proof"] == ["norm_num", "linarith"]
 
 
 def test_cache_tools_roundtrip(tmp_path: Path) -> None:
