@@ -253,7 +253,7 @@ def bench_run(
     temperature: Annotated[float, typer.Option("--temperature", min=0.0)] = 1.1,
     data: Annotated[Path | None, typer.Option("--data", help="Folder with the statement data (default: $PROVER_DATA, ../shared/benchmarks, or a pinned clone).")] = None,
     no_download: Annotated[bool, typer.Option("--no-download", help="Never clone statement data.")] = False,
-    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Run problems as Ray tasks on this cluster (`auto`, or host:port).")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Run problems as Ray tasks: a cluster address (host:port, `auto`), or `local` for a new local cluster.")] = None,
     repl_cmd: ReplCmd = None,
     lean_project: LeanProject = None,
     no_cache: Annotated[bool, typer.Option("--no-cache")] = False,

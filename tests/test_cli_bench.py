@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import FAKE, ROOT, SCENARIOS, run_cli
 
 SCENARIO = SCENARIOS / "bench_minif2f.json"
@@ -136,3 +138,13 @@ def test_cache_tools_roundtrip(tmp_path: Path) -> None:
     assert verified.returncode == 0, verified.stderr
     assert json.loads(verified.stdout) == {"checked": 1, "dropped": 1}
     assert json.loads(run_cli("cache", "stats", "--cache", str(other)).stdout)["proofs"] == 0
+
+
+@pytest.mark.ray
+def test_bench_run_on_a_local_ray_cluster(tmp_path: Path) -> None:
+    proc = run_cli(*bench_args(tmp_path, "--ray-address", "local"), timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    samples = samples_of(tmp_path / "portfolio")
+    assert sorted(s["id"] for s in samples) == sorted(FIRST_FOUR)
+    assert {s["id"] for s in samples if s["status"] == "proved"} == PROVABLE
+    assert (tmp_path / "portfolio" / "trees" / "minif2f-test" / "aime_1983_p1.json").is_file()
