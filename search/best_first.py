@@ -470,7 +470,7 @@ class _Search:
     async def _check(self, node: int, tactic: str, logprob: float, result: TacticResult, seconds: float) -> None:
         """Ask the verifier hook about the proof ending with `tactic` at `node`, then record the edge."""
         try:
-            path = self.tree.path_to(node)
+            path = self.tree.first_path(node)
             proof = (*(self.tree.edges[edge][TACTIC] for edge in path), tactic)
             self.accept_calls += 1
             start = time.perf_counter()
@@ -514,7 +514,7 @@ class _Search:
         """The root just became PROVED through the last edge, out of `node` (reached by `path`, if known)."""
         if self.proof_edges is None:
             tree = self.tree
-            self.proof_edges = [*(tree.path_to(node) if path is None else path), len(tree.edges) - 1]
+            self.proof_edges = [*(tree.first_path(node) if path is None else path), len(tree.edges) - 1]
         self._finish(StopReason.PROVED)
 
     def _expansion_done(self, node: int) -> None:

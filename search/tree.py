@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import enum
 import math
-from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -369,30 +368,22 @@ class SearchTree:
             return "the tactic led back to this state or one of its ancestors"
         return self.edges[edge][ERROR]
 
-    def path_to(self, node: int) -> list[int]:
-        """A shortest list of `STATE` edges (ids) from the root to `node`."""
-        if node == 0:
-            return []
-        parent, next_in, edges = self.parent, self.next_in, self.edges
-        toward: dict[int, int] = {}
-        queue = deque([node])
-        while queue:
-            edge = parent[queue.popleft()]
-            while edge != -1:
-                up = edges[edge][SRC]
-                if up not in toward and up != node:
-                    toward[up] = edge
-                    if up == 0:
-                        path = []
-                        at = 0
-                        while at != node:
-                            step = toward[at]
-                            path.append(step)
-                            at = edges[step][DST]
-                        return path
-                    queue.append(up)
-                edge = next_in[edge]
-        raise SearchError(f"node {node} is not reachable from the root")
+    def first_path(self, node: int) -> list[int]:
+        """The `STATE` edges (ids) of the path that first reached `node`, root first.
+
+        This is the path whose REPL state the node holds: every tactic tried at the node ran on the state that path
+        produced, so a proof is that path plus the proving tactic. Another path to the same normalised goals may
+        differ in what the goal text hides (metavariable and universe assignments, instance terms), so it is not
+        used to build proofs.
+        """
+        edges, parent = self.edges, self.parent
+        path: list[int] = []
+        edge = parent[node]
+        while edge != -1:
+            path.append(edge)
+            edge = parent[edges[edge][SRC]]
+        path.reverse()
+        return path
 
     def first_path_tactics(self, node: int) -> tuple[str, ...]:
         """The tactics along the path that first reached `node` (what a history-aware prompt shows).
@@ -413,13 +404,13 @@ class SearchTree:
         return tactics
 
     def proof_edges(self) -> list[int]:
-        """The proving path: a shortest path to the proved node, then the accepted `ProofFinished` edge.
+        """The proving path: the path that first reached the proved node, then the accepted `ProofFinished` edge.
 
         Empty when no proof was accepted.
         """
         if self.proof_edge == -1:
             return []
-        return [*self.path_to(self.edges[self.proof_edge][SRC]), self.proof_edge]
+        return [*self.first_path(self.edges[self.proof_edge][SRC]), self.proof_edge]
 
     def failed_edges(self) -> Iterator[Edge]:
         """Edges whose tactic failed (error, give-up, rejected proof, cycle), in the order they were recorded."""

@@ -109,6 +109,24 @@ def test_states_reached_by_many_paths_are_expanded_once() -> None:
     assert result.stop_reason is StopReason.ROOT_FAILED and len(seen) == 1
 
 
+def test_proof_follows_the_path_that_first_reached_the_proved_state() -> None:
+    # m is created by the long path x, a1, c1; b (expanded before m, whose path is costly) then reaches it in two
+    # steps. The REPL state at m is the long path's, so the proof must replay that path, not the shorter one.
+    table = {
+        "r": [Move("x", -0.1, "a"), Move("y", -3.0, "b")],
+        "a": [Move("a1", -0.1, "c")],
+        "c": [Move("c1", -10.0, "m")],
+        "b": [Move("b1", -0.1, "m")],
+        "m": [Move("done", -0.1, kind=PROOF)],
+    }
+    result, env, _ = solve(TableSpace(table, "r"), DEBUG.with_(concurrency=1))
+    assert result.proved
+    m = result.tree.node(result.tree.by_key[env.space.state("m").key])
+    assert [edge.tactic for edge in m.in_edges] == ["c1", "b1"]
+    assert result.proof == ("x", "a1", "c1", "done")
+    assert [step.state_before for step in result.proof_path] == [env.space.state(n) for n in ("r", "a", "c", "m")]
+
+
 def test_unprovable_finite_space_ends_root_failed() -> None:
     table = {
         "a": [Move("x", -0.1, "b"), Move("y", -0.2, "c"), Move("bad", -0.1, kind=ERROR)],
