@@ -14,6 +14,7 @@ DEFAULT_BANNED: tuple[str, ...] = (
     "sorry",
     "admit",
     "native_decide",
+    "+native",  # `decide +native`: trusts compiled code (axiom Lean.ofReduceBool), which the axiom check refuses late
     "apply?",
     "exact?",
     "run_tac",
@@ -27,14 +28,15 @@ DEFAULT_BANNED: tuple[str, ...] = (
     "by_elab",  # runs arbitrary meta code inside a proof
 )
 
-_IDENT_CHAR = r"[\w.'!?\u03b1-\u03c9\u0391-\u03a9\u2080-\u209c]"
+# A character that continues a Lean identifier (letters, digits, `_`, `.`, `'`, `!`, `?`, Greek, subscripts).
+IDENT_CHAR = r"[\w.'!?\u03b1-\u03c9\u0391-\u03a9\u2080-\u209c]"
 
 
 def _pattern(token: str) -> str:
     # A token is banned where it is not glued to a longer identifier on either side.
     body = r"\s+".join(re.escape(part) for part in token.split(" "))
-    before = rf"(?<!{_IDENT_CHAR})" if re.match(r"[\w]", token) else ""
-    after = "" if token.endswith(".") or not re.search(r"[\w?]$", token) else rf"(?!{_IDENT_CHAR})"
+    before = rf"(?<!{IDENT_CHAR})" if re.match(r"[\w]", token) else ""
+    after = "" if token.endswith(".") or not re.search(r"[\w?]$", token) else rf"(?!{IDENT_CHAR})"
     return before + body + after
 
 

@@ -151,6 +151,12 @@ def test_the_same_statement_as_the_original_goes_to_lean(tmp_path: Path) -> None
         "simp\nset_option pp.all true",
         "simp\nattribute [local instance] Classical.propDecidable",
         "simp\nnoncomputable section",
+        # Lean lexes these as a char literal, a raw string and a quoted name, so the `"` inside opens no string
+        # and `end` is a command; a scan that took `"` for a string opener would not see it.
+        "exact '\"'\nend\nexact '\"'",
+        'trace r"\\"\nend\ntrace "x"',
+        'trace r#"a"#\nend\ntrace r#"b"#',
+        'have «h"» : True := trivial\nend\nhave «"» : True := trivial',
     ],
 )
 def test_a_proof_that_could_end_the_declaration_early_is_refused(proof: str) -> None:
@@ -169,6 +175,10 @@ def test_a_proof_that_could_end_the_declaration_early_is_refused(proof: str) -> 
         "exact Nat.sub_def x 0",
         "infer_instance",
         "/- section: end -/ omega",
+        "simp [show ('a' : Char) = 'a' from rfl, h']",
+        "exact (fun c => c) '\\''",
+        'trace r#"end "theorem" -- "#',
+        "have «end» : True := trivial",
     ],
 )
 def test_ordinary_tactics_are_not_taken_for_commands(proof: str) -> None:

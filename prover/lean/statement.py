@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prover.errors import UsageError
+from search.banned import IDENT_CHAR
 
 BARE_NAME = "prover_goal"
 EXAMPLE_NAME = "prover_example"
@@ -22,11 +23,30 @@ _OPEN = "([{⦃⟨"
 _CLOSE = ")]}⦄⟩"
 
 
+# Lexical facts from Lean's tokenizer (src/Lean/Parser/Basic.lean: `quotedCharCoreFn`, `charLitFnAux`,
+# `rawStrLitFnAux`, `isIdBeginEscape`): a char literal is `'c'` or `'\e'` with e one of `\ " ' n t r`, `xHH` or
+# `uHHHH`; a raw string is `r` and n ≥ 0 `#`s, `"`, text with no escapes, `"` and the same n `#`s; `«…»` quotes a
+# name part, which may contain `"` or `--`. A `'` or `r` glued to an identifier is part of it (`h'`, `bar"s"`).
+_CHAR_LITERAL = re.compile(r"'(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[\\\"'ntr])|[^\\'\n])'")
+_RAW_STRING_START = re.compile(r'r(#*)"')
+_IDENT_CHAR = re.compile(IDENT_CHAR)
+
+
 def _mask_comments_and_strings(text: str) -> str:
-    """Same length as `text`, with comments and string literals blanked, so brackets and `:=` can be scanned."""
+    """Same length as `text`, with comments, string and char literals and «»-quoted names blanked, so that
+    brackets, `:=` and command words can be scanned. Anything the scan cannot read as one of these stays visible:
+    the checks built on it may refuse too much, never too little."""
     out = list(text)
-    i, n, depth = 0, len(text), 0
+    i, n = 0, len(text)
+
+    def blank(start: int, stop: int) -> None:
+        for k in range(start, min(stop, n)):
+            if out[k] != "\n":
+                out[k] = " "
+
     while i < n:
+        ch = text[i]
+        glued = i > 0 and _IDENT_CHAR.match(text[i - 1]) is not None
         if text.startswith("/-", i):
             depth, j = 1, i + 2
             while j < n and depth:
@@ -36,23 +56,32 @@ def _mask_comments_and_strings(text: str) -> str:
                     depth, j = depth - 1, j + 2
                 else:
                     j += 1
-            for k in range(i, j):
-                if out[k] != "\n":
-                    out[k] = " "
+            blank(i, j)
             i = j
         elif text.startswith("--", i):
             j = text.find("\n", i)
             j = n if j < 0 else j
-            for k in range(i, j):
-                out[k] = " "
+            blank(i, j)
             i = j
-        elif text[i] == '"':
+        elif ch == '"':
             j = i + 1
             while j < n and text[j] != '"':
                 j += 2 if text[j] == "\\" else 1
-            for k in range(i, min(j + 1, n)):
-                out[k] = " "
+            blank(i, j + 1)
             i = j + 1
+        elif ch == "'" and not glued and (char := _CHAR_LITERAL.match(text, i)) is not None:
+            blank(i, char.end())
+            i = char.end()
+        elif ch == "r" and not glued and (raw := _RAW_STRING_START.match(text, i)) is not None:
+            close = text.find('"' + raw.group(1), raw.end())
+            j = n if close < 0 else close + 1 + len(raw.group(1))
+            blank(i, j)
+            i = j
+        elif ch == "«":
+            close = text.find("»", i + 1)
+            j = n if close < 0 else close + 1
+            blank(i, j)
+            i = j
         else:
             i += 1
     return "".join(out)

@@ -25,7 +25,7 @@ from prover.errors import ReplCrashError, ReplStartError, ReplTimeoutError, Usag
 from prover.lean.process import ReplProcess
 from prover.lean.protocol import SORRY_WARNING, ErrorResponse, Message, has_errors
 from prover.lean.statement import Statement, _mask_comments_and_strings
-from search.banned import BannedTokens
+from search.banned import IDENT_CHAR, BannedTokens
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,9 @@ _COMMAND_WORDS = (
     "builtin_initialize", "deriving", "import", "alias", "irreducible_def", "omit", "include", "run_cmd",
     "run_elab", "run_meta", "add_decl_doc", "compile_inductive", "local", "scoped",
 )
-_IDENT = r"[\w.'!?\u03b1-\u03c9\u0391-\u03a9\u2080-\u209c]"
 _COMMAND_START = re.compile(
-    rf"(?<!{_IDENT})(?:{'|'.join(map(re.escape, _COMMAND_WORDS))})(?!{_IDENT})"
-    rf"|(?<!{_IDENT})(?:open|set_option)(?!{_IDENT})(?![^\n]*(?<!{_IDENT})in(?!{_IDENT}))"
+    rf"(?<!{IDENT_CHAR})(?:{'|'.join(map(re.escape, _COMMAND_WORDS))})(?!{IDENT_CHAR})"
+    rf"|(?<!{IDENT_CHAR})(?:open|set_option)(?!{IDENT_CHAR})(?![^\n]*(?<!{IDENT_CHAR})in(?!{IDENT_CHAR}))"
     r"|@\["
     r"|#(?:exit|print|eval|check|reduce|synth|help|lint|where|find|guard_msgs|time|simp|norm_num|conv)(?!\w)"
 )
