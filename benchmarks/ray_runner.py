@@ -81,6 +81,7 @@ async def run_sweep_ray(
     reserve_s: float = 0.0,
     include_steps: bool = True,
     retry_errors: bool = False,
+    max_consecutive_errors: int | None = 10,
 ) -> SweepSummary:
     """Prove `problems` on Ray actors, recording each result in the driver's run directory.
 
@@ -95,7 +96,8 @@ async def run_sweep_ray(
         actor_options: Ray options for each actor (`num_cpus`, `num_gpus`, `memory`, `resources`, …; default
             one CPU and `max_restarts=3`).
         init_kwargs: extra `ray.init` arguments (`runtime_env`, `namespace`, …).
-        on_result, on_progress, total_budget_s, rounds, reserve_s, include_steps, retry_errors: as for `run_sweep`.
+        on_result, on_progress, total_budget_s, rounds, reserve_s, include_steps, retry_errors,
+            max_consecutive_errors: as for `run_sweep`.
 
     Returns:
         The SweepSummary of this call.
@@ -137,6 +139,7 @@ async def run_sweep_ray(
             reserve_s=reserve_s,
             include_steps=include_steps,
             retry_errors=retry_errors,
+            max_consecutive_errors=max_consecutive_errors,
         )
     finally:
         for handle in handles:

@@ -60,6 +60,7 @@ __all__ = [
     "samples_files",
     "sanitize_model_name",
     "task_metrics",
+    "write_json_atomic",
 ]
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ _RESULTS = re.compile(rf"^results_(?P<stamp>{_STAMP})\.json$")
 _LOCK = ".lock"
 
 # Config keys that may change when a run is resumed (they select work, they do not shape a search).
-RESUMABLE_KEYS = frozenset({"limit", "tasks", "workers", "resume", "output_path", "log_samples"})
+# `repl_command` is where Lean lives on this machine; the versions block, checked on its own, says which Lean it is.
+RESUMABLE_KEYS = frozenset({"limit", "tasks", "workers", "resume", "output_path", "log_samples", "repl_command"})
 
 
 def sanitize_model_name(model: str) -> str:
@@ -168,10 +170,12 @@ def latest_per_id(samples: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
-def _write_json_atomic(path: Path, obj: Mapping[str, Any]) -> None:
+def write_json_atomic(path: Path, obj: Mapping[str, Any], *, indent: int | None = 2) -> None:
+    """Write a JSON file so that a reader (or a kill) sees the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with tmp.open("w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=2, default=str)
+        json.dump(obj, f, ensure_ascii=False, indent=indent, default=str)
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
@@ -611,7 +615,7 @@ class RunRecords:
 
     def write_results(self) -> Path:
         """Write `results_<time>.json` atomically from the samples as they are now."""
-        _write_json_atomic(self.results_path, self.results())
+        write_json_atomic(self.results_path, self.results())
         return self.results_path
 
 

@@ -13,6 +13,11 @@ Two modes:
 
 A problem's line is written once, when it is final (proved, failed, or out of rounds), so a kill at any moment
 loses at most the problems in flight, which a resume proves again.
+
+Faults that would repeat on every problem stop the sweep instead of filling the run with `error` lines: a missing
+Lean or model, a REPL that cannot start, bad options; and, whatever their cause, `max_consecutive_errors` errors
+in a row (a model server gone down mid-run). The lines already written stay; `retry_errors` proves the `error`
+problems again on resume.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 
 from benchmarks.loaders import Problem
 from benchmarks.records import RunRecords
-from prover.errors import EnvironmentProblem, StatementError, UsageError
+from prover.errors import EnvironmentProblem, ReplStartError, StatementError, UsageError
 from prover.results import ProofResult, ProofStats, ProofStatus
 from search.budget import TimeManager
 
@@ -107,11 +112,12 @@ def error_result(problem: Problem, exc: BaseException, seconds: float = 0.0) -> 
 
 
 def is_fatal(exc: BaseException) -> bool:
-    """Faults that would repeat on every problem stop the sweep (a missing Lean, a bad option); a statement
-    that does not elaborate, a crashed REPL or a bug on one problem is recorded as that problem's error."""
+    """Faults that would repeat on every problem stop the sweep (a missing Lean, a REPL that cannot start, a bad
+    option); a statement that does not elaborate, a REPL that crashed mid-search or a bug on one problem is
+    recorded as that problem's error."""
     if isinstance(exc, StatementError):
         return False
-    return isinstance(exc, (EnvironmentProblem, UsageError))
+    return isinstance(exc, (EnvironmentProblem, UsageError, ReplStartError))
 
 
 class _Sweep:
@@ -125,9 +131,14 @@ class _Sweep:
         on_progress: Callable[[SweepProgress], None] | None,
         include_steps: bool,
         retry_errors: bool,
+        max_consecutive_errors: int | None,
     ) -> None:
         if workers < 1:
             raise UsageError(f"workers must be at least 1, got {workers}")
+        if max_consecutive_errors is not None and max_consecutive_errors < 1:
+            raise UsageError(f"max_consecutive_errors must be at least 1, got {max_consecutive_errors}")
+        self.max_consecutive_errors = max_consecutive_errors
+        self.error_streak = 0
         self.prove = prove
         self.records = records
         self.workers = workers
@@ -206,9 +217,16 @@ class _Sweep:
         self.done += 1
         self.solved += result.status is ProofStatus.PROVED
         self.errors += result.status is ProofStatus.ERROR
+        self.error_streak = self.error_streak + 1 if result.status is ProofStatus.ERROR else 0
         if self.on_result is not None:
             self.on_result(problem, result)
         self.progress(problem, result.status.value)
+        if self.max_consecutive_errors is not None and self.error_streak >= self.max_consecutive_errors:
+            raise EnvironmentProblem(
+                f"the sweep stopped: {self.error_streak} problems in a row ended in an error, the last with "
+                f"{result.error or 'no message'!r}",
+                fix="fix the cause, then continue with `--resume --retry-errors`",
+            )
 
     async def pool(self, items: Sequence[Problem], work: Callable[[Problem], Awaitable[None]]) -> None:
         """Run `work` over `items` with at most `workers` at once; the first fatal error cancels the rest."""
@@ -315,14 +333,15 @@ async def run_sweep(
     reserve_s: float = 0.0,
     include_steps: bool = True,
     retry_errors: bool = False,
+    max_consecutive_errors: int | None = 10,
 ) -> SweepSummary:
     """Prove `problems`, `workers` at a time, writing one sample line per theorem as each finishes.
 
     Args:
         problems: the problems of the run, in order (several tasks may be mixed; ids are unique per task).
         prove: `await prove(problem)` returns a ProofResult; in competition mode it is called as
-            `prove(problem, budget_s=seconds)`. An exception is recorded as that problem's `error`, except an
-            EnvironmentProblem or a UsageError other than StatementError, which stops the sweep.
+            `prove(problem, budget_s=seconds)`. An exception is recorded as that problem's `error`, except the
+            fatal ones of `is_fatal`, which stop the sweep.
         workers: problems proved concurrently (W).
         records: the run's records; ids they hold already are skipped.
         on_result: called with each problem and its result after its line is written.
@@ -334,17 +353,22 @@ async def run_sweep(
         reserve_s: competition mode: seconds of each allotment the time manager keeps back for checking.
         include_steps: keep proof steps and failed steps in the records (training data).
         retry_errors: prove again the problems whose recorded status is `error`.
+        max_consecutive_errors: stop after this many `error` outcomes in a row (None: never).
 
     Returns:
         A SweepSummary of this call.
 
     Raises:
         UsageError: bad arguments, duplicate problems, or a fatal error raised by `prove`.
-        EnvironmentProblem: raised by `prove` (Lean, REPL or model missing); problems in flight are not recorded.
+        EnvironmentProblem: raised by `prove` (Lean, REPL or model missing), or `max_consecutive_errors` errors in
+            a row; problems in flight are not recorded.
+        ReplStartError: raised by `prove`: the REPL cannot start.
     """
     if total_budget_s is not None and total_budget_s <= 0:
         raise UsageError(f"total budget must be positive, got {total_budget_s}")
-    sweep = _Sweep(problems, prove, records, workers, on_result, on_progress, include_steps, retry_errors)
+    sweep = _Sweep(
+        problems, prove, records, workers, on_result, on_progress, include_steps, retry_errors, max_consecutive_errors
+    )
     records.register_problems(problems)
     records.write_results()
     sweep.progress()

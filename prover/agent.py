@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from prover.config import DEFAULT_HEADER, LeanConfig
-from prover.errors import ProverError, ReplError, StatementError, UsageError
+from prover.errors import ProverError, ReplError, ReplStartError, StatementError, UsageError
 from prover.lean.env import ProofEnvironment
 from prover.lean.pool import ReplPool
 from prover.lean.project import read_versions
@@ -188,8 +188,8 @@ class Agent:
         env = ProofEnvironment(pool, parsed, tactic_timeout=search_config.tactic_timeout, preamble=preamble)
         try:
             root = await env.start()
-        except StatementError:
-            raise
+        except (StatementError, ReplStartError):
+            raise  # bad input, or a REPL that cannot start at all: it would fail the same way on every problem
         except ReplError as exc:
             return _errored(statement, str(exc), started, versions)
 

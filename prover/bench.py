@@ -6,15 +6,13 @@ agent into it, so the same code serves the local and the Ray run.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records import RunRecords
+from benchmarks.records import RunRecords, write_json_atomic
 from benchmarks.sweep import SweepProgress, SweepSummary, run_sweep
 from benchmarks.tasks import Problem, get_task
 from prover.agent import Agent, AgentConfig
@@ -35,6 +33,7 @@ class BenchSettings:
     limit: int | float | None = None
     data: Path | None = None
     resume: bool = False
+    retry_errors: bool = False
     log_samples: bool = False
     total_budget_s: float | None = None
     ray_address: str | None = None
@@ -141,6 +140,7 @@ async def run_bench(
                 on_progress=on_progress,
                 total_budget_s=settings.total_budget_s,
                 include_steps=settings.log_samples,
+                retry_errors=settings.retry_errors,
             )
         else:
             async with Agent(settings.agent) as agent:
@@ -153,16 +153,14 @@ async def run_bench(
                     on_progress=on_progress,
                     total_budget_s=settings.total_budget_s,
                     include_steps=settings.log_samples,
+                    retry_errors=settings.retry_errors,
                 )
     return records, summary
 
 
 def write_tree(path: Path, tree: dict[str, Any]) -> None:
     """Save one search graph where `prover datagen` looks for it (`RUN_DIR/trees/<task>/<id>.json`), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(tree, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_json_atomic(path, tree, indent=None)
 
 
 def parse_duration(text: str) -> float:

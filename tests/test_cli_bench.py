@@ -85,6 +85,21 @@ def test_a_sweep_killed_at_random_points_resumes_without_loss_or_duplicates(tmp_
     assert {s["id"] for s in samples if s["status"] == "proved"} == PROVABLE
 
 
+def test_resume_with_retry_errors_proves_the_error_lines_again(tmp_path: Path) -> None:
+    assert run_cli(*bench_args(tmp_path)).returncode == 0
+    samples_path = next((tmp_path / "portfolio").glob("samples_minif2f-test_*.jsonl"))
+    first = next(json.loads(x) for x in samples_path.read_text(encoding="utf-8").splitlines() if '"aime_1983_p1"' in x)
+    with samples_path.open("a", encoding="utf-8") as f:  # what a REPL crash on that problem would have left
+        f.write(json.dumps({**first, "status": "error", "proof": None, "error": "ReplCrashError: exit 137"}) + "\n")
+    assert run_cli(*bench_args(tmp_path, "--resume")).returncode == 0
+    assert {s["id"]: s["status"] for s in samples_of(tmp_path / "portfolio")}["aime_1983_p1"] == "error"
+    retried = run_cli(*bench_args(tmp_path, "--resume", "--retry-errors"))
+    assert retried.returncode == 0, retried.stderr
+    lines = samples_of(tmp_path / "portfolio")
+    latest = {s["id"]: s["status"] for s in lines}
+    assert latest["aime_1983_p1"] == "proved" and len(lines) == 6  # four, the error line, and its retry
+
+
 def test_competition_mode_stays_within_the_total_budget(tmp_path: Path) -> None:
     proc = run_cli(*bench_args(tmp_path, "--total-budget", "20s"))
     assert proc.returncode == 0, proc.stderr

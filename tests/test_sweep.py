@@ -11,7 +11,12 @@ import pytest
 from benchmarks.loaders import Problem
 from benchmarks.records import RunRecords, load_run
 from benchmarks.sweep import SweepProgress, SweepSummary, run_sweep
-from prover.errors import EnvironmentProblem, StatementError
+from prover.errors import (
+    EnvironmentProblem,
+    ReplCrashError,
+    ReplStartError,
+    StatementError,
+)
 from prover.results import ProofResult, ProofStats, ProofStatus
 
 
@@ -107,6 +112,45 @@ def test_errors_are_recorded_and_a_missing_environment_stops_the_sweep(records: 
     with pytest.raises(EnvironmentProblem):
         sweep(problems(8), lean_missing, workers=2, records=records)
     assert records.done_ids("toy") == {"p0", "p1", "p2", "p3"}  # nothing recorded for the aborted ones
+
+
+def test_a_repl_that_cannot_start_stops_the_sweep_but_a_crash_is_one_problems_error(records: RunRecords) -> None:
+    async def crash_once(p: Problem) -> ProofResult:
+        if p.id == "p0":
+            raise ReplCrashError("the REPL exited", returncode=137)
+        return outcome(p, True)
+
+    assert sweep(problems(2), crash_once, workers=1, records=records).errors == 1
+
+    async def cannot_start(p: Problem) -> ProofResult:
+        raise ReplStartError("lake: no such file or directory")
+
+    with pytest.raises(ReplStartError):
+        sweep(problems(4), cannot_start, workers=1, records=records)
+    assert records.done_ids("toy") == {"p0", "p1"}
+
+
+def test_a_run_of_errors_stops_the_sweep_and_a_retry_picks_them_up(records: RunRecords) -> None:
+    calls: list[str] = []
+
+    async def server_down(p: Problem) -> ProofResult:
+        calls.append(p.id)
+        if p.id == "p0":
+            return outcome(p, True)
+        return ProofResult(ProofStatus.ERROR, p.statement, stop_reason="error", error="ModelError: connection refused")
+
+    with pytest.raises(EnvironmentProblem, match="3 problems in a row") as caught:
+        sweep(problems(10), server_down, workers=1, records=records, max_consecutive_errors=3)
+    assert "connection refused" in str(caught.value) and "--retry-errors" in (caught.value.fix or "")
+    assert calls == ["p0", "p1", "p2", "p3"]  # stopped at once, not after the other six
+    statuses = {s["id"]: s["status"] for s in records.samples("toy")}
+    assert statuses == {"p0": "proved", "p1": "error", "p2": "error", "p3": "error"}
+
+    async def back_up(p: Problem) -> ProofResult:
+        return outcome(p, True)
+
+    summary = sweep(problems(10), back_up, workers=2, records=records, retry_errors=True, max_consecutive_errors=3)
+    assert summary.done == 9 and {s["status"] for s in records.samples("toy")} == {"proved"}
 
 
 def test_retry_errors_replaces_error_lines(records: RunRecords) -> None:
