@@ -401,8 +401,8 @@ class RunRecords:
         if results_path.is_file():
             try:
                 saved = json.loads(results_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{results_path}: not JSON ({exc.msg})") from None
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise UsageError(f"{results_path}: not JSON ({getattr(exc, 'msg', None) or exc.reason})") from None
         old_config = saved.get("config") or {}
         if config is not None and old_config:
             # Compare as JSON sees them: a tuple given now is a list in the saved file.
@@ -643,13 +643,18 @@ def load_run(run_dir: Path | str, stamp: str | None = None) -> tuple[dict[str, A
     """Read a run without writing to it: (results object or {}, samples per task). Default: the newest run.
 
     Raises:
-        UsageError: no run in `run_dir`.
+        UsageError: no run in `run_dir`, or its results file is not JSON.
     """
     run_dir = Path(run_dir)
     stamp = stamp or latest_stamp(run_dir)
     if stamp is None:
         raise UsageError(f"no run in {run_dir} (no results_*.json or samples_*.jsonl)")
     results_path = run_dir / f"results_{stamp}.json"
-    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else {}
+    results: dict[str, Any] = {}
+    if results_path.is_file():
+        try:
+            results = json.loads(results_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{results_path}: not JSON ({getattr(exc, 'msg', None) or exc.reason})") from None
     samples = {task: latest_per_id(read_jsonl(path)) for task, _, path in samples_files(run_dir, stamp)}
     return results, samples

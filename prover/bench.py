@@ -7,6 +7,7 @@ agent into it, so the same code serves the local and the Ray run.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -172,6 +173,8 @@ def parse_duration(text: str) -> float:
         seconds = float(number) * (scale or 1.0)
     except ValueError:
         raise UsageError(f"not a duration: {text!r} (use e.g. 4.5h, 90m, 600s)") from None
+    if not math.isfinite(seconds):
+        raise UsageError(f"the duration must be a finite number: {text!r}")
     if seconds <= 0:
         raise UsageError(f"the duration must be positive: {text!r}")
     return seconds
@@ -185,9 +188,11 @@ def parse_limit(text: str | None) -> int | float | None:
         value = float(text)
     except ValueError:
         raise UsageError(f"--limit expects a count or a fraction, got {text!r}") from None
-    if value <= 0:
-        raise UsageError("--limit must be positive")
-    return int(value) if value >= 1 and value.is_integer() else value
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"--limit must be a positive number, got {text!r}")
+    if value >= 1 and not value.is_integer():
+        raise UsageError(f"--limit is a whole count or a fraction below 1, got {text!r}")
+    return int(value) if value >= 1 else value
 
 
 def summary_lines(summary: SweepSummary) -> Sequence[str]:

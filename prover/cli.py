@@ -92,7 +92,9 @@ def lean_config(repl_cmd: str | None, lean_project: Path | None, **changes: Any)
     project = lean_project.expanduser().resolve() if lean_project is not None else default_project_dir()
     if lean_project is not None and not project.is_dir():
         raise UsageError(f"--lean-project {lean_project} is not a directory")
-    return LeanConfig(project_dir=project, repl_command=repl_cmd, **{k: v for k, v in changes.items() if v is not None})
+    config = LeanConfig(project_dir=project, repl_command=repl_cmd, **{k: v for k, v in changes.items() if v is not None})
+    config.repl_argv()  # a malformed --repl-cmd is bad input, refused before anything starts
+    return config
 
 
 def _read_statement(statement: str | None, file: Path | None, theorem: str | None, header: str | None) -> tuple[str, str]:
@@ -109,16 +111,32 @@ def _read_statement(statement: str | None, file: Path | None, theorem: str | Non
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
         file_header, stmt = split_file(text, theorem)
-        return stmt, header if header is not None else file_header
+        header = header if header is not None else file_header
+        _require_utf8(header, "--header")
+        return stmt, header
     if theorem is not None:
         raise UsageError("--theorem needs --file")
     if statement is None or statement == "-":
         if sys.stdin is None or (statement is None and sys.stdin.isatty()):
             raise UsageError("no statement: pass it as an argument, with --file F --theorem NAME, or on stdin")
-        statement = sys.stdin.read()
+        try:
+            statement = sys.stdin.read()
+        except UnicodeDecodeError:
+            raise UsageError("the statement on stdin is not valid UTF-8") from None
     if not statement.strip():
         raise UsageError("the statement is empty")
-    return statement, header if header is not None else DEFAULT_HEADER
+    header = header if header is not None else DEFAULT_HEADER
+    _require_utf8(statement, "the statement")
+    _require_utf8(header, "--header")
+    return statement, header
+
+
+def _require_utf8(text: str, what: str) -> None:
+    # Python decodes undecodable argv bytes to lone surrogates, which cannot be sent to Lean as JSON text.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{what} is not valid UTF-8") from None
 
 
 class _ProgressLine:
@@ -268,6 +286,10 @@ def bench_run(
     from prover.lean.project import read_versions
 
     _setup_logging(verbose)
+    cpus = os.cpu_count() or 1
+    if ray_address is None and workers > cpus:
+        # Each worker runs its own Lean process (several GB with Mathlib): more than one per CPU only thrashes.
+        print(f"prover: warning: --workers {workers} is more than this machine's {cpus} CPUs", file=sys.stderr)
     lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout)
     settings = BenchSettings(
         tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),

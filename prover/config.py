@@ -66,7 +66,10 @@ class LeanConfig:
     def repl_argv(self) -> list[str]:
         """The argv that starts one REPL process."""
         if self.repl_command is not None:
-            argv = shlex.split(self.repl_command)
+            try:
+                argv = shlex.split(self.repl_command)
+            except ValueError as exc:  # an unbalanced quote
+                raise UsageError(f"--repl-cmd {self.repl_command!r} is not a valid command line: {exc}") from None
             if not argv:
                 raise UsageError("--repl-cmd is empty")
             return argv

@@ -151,6 +151,8 @@ def test_second_run_is_served_from_the_cache_after_reverification(tmp_path: Path
         (["prove", "theorem t : True := by sorry", "--model-args", "novalue"], None, "key=value"),
         (["prove", "theorem t : True := by sorry", "--generator", "portfolyo"], None, "portfolio"),
         (["bench", "run", "--tasks", "minif2f-tset"], None, "minif2f-test"),
+        (["prove", "theorem t : True := by sorry", "--repl-cmd", "lake 'env repl"], None, "not a valid command line"),
+        (["bench", "run", "--tasks", "minif2f-test", "--repl-cmd", 'lake "env'], None, "not a valid command line"),
     ],
 )
 def test_bad_input_exits_two_with_one_line(args: list[str], stdin: str | None, needle: str, tmp_path: Path) -> None:
@@ -208,3 +210,24 @@ def test_an_unreachable_model_server_is_an_error_not_a_failed_proof() -> None:
     out = json.loads(proc.stdout)
     assert out["status"] == "error" and out["proof"] is None
     assert out["error"]
+
+
+@pytest.mark.parametrize("where", ["argument", "header", "stdin"])
+def test_a_statement_that_is_not_utf8_is_bad_input(where: str, tmp_path: Path) -> None:
+    # Undecodable bytes reach Python as lone surrogates (argv) or a decode error (stdin), never as Lean text.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", XDG_CACHE_HOME=str(tmp_path))
+    bad = b"theorem t : True := by sorry \xff\xfe"
+    argv: list[bytes] = [sys.executable.encode(), b"-m", b"prover.cli", b"prove"]
+    stdin = b""
+    if where == "argument":
+        argv.append(bad)
+    elif where == "header":
+        argv += [b"theorem t : True := by sorry", b"--header", b"import Mathlib \x80"]
+    else:
+        argv.append(b"-")
+        stdin = bad
+    argv += [b"--repl-cmd", repl_cmd("cli_proof.json").encode(), b"--no-cache"]
+    proc = subprocess.run(argv, input=stdin, capture_output=True, cwd=ROOT, env=env, timeout=60)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 2, err
+    assert "not valid UTF-8" in err and err.count("\n") == 1 and "Traceback" not in err

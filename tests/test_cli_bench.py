@@ -163,3 +163,22 @@ def test_bench_run_on_a_local_ray_cluster(tmp_path: Path) -> None:
     assert sorted(s["id"] for s in samples) == sorted(FIRST_FOUR)
     assert {s["id"] for s in samples if s["status"] == "proved"} == PROVABLE
     assert (tmp_path / "portfolio" / "trees" / "minif2f-test" / "aime_1983_p1.json").is_file()
+
+
+def test_report_on_a_corrupt_results_file_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "results_2026-11-22T10-00-00.000000.json").write_text('{"config": {', encoding="utf-8")
+    proc = run_cli("bench", "report", str(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert "not JSON" in proc.stderr and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--total-budget", "nan"), ("--total-budget", "inf"), ("--total-budget", "-1h"), ("--limit", "nan"),
+     ("--limit", "1.5"), ("--limit", "0")],
+)
+def test_bad_budget_or_limit_is_refused_before_a_run_is_created(option: str, value: str, tmp_path: Path) -> None:
+    proc = run_cli(*bench_args(tmp_path, option, value))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("prover: error:") and proc.stderr.count("\n") == 1
+    assert not (tmp_path / "portfolio").exists()
