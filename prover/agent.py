@@ -28,6 +28,7 @@ from prover.models import TacticGenerator, build_generator
 from prover.results import ProofResult, ProofStats, ProofStatus, ProofStep, Versions
 from search import SearchConfig, SearchProgress, SearchResult, SearchStatus, search_attempts
 from search.cache import CacheKey, ProofCache
+from search.errors import CacheError
 from search.outcomes import ProofFinished, TacticState
 
 logger = logging.getLogger(__name__)
@@ -195,9 +196,7 @@ class Agent:
 
         async def accept(proof: tuple[str, ...]) -> bool:
             t0 = time.monotonic()
-            verification = await verify_proof(
-                parsed, proof, header=header, config=config.lean, original=statement, banned=search_config.banned
-            )
+            verification = await verify_proof(parsed, proof, header=header, config=config.lean, banned=search_config.banned)
             clock.verify += time.monotonic() - t0
             clock.verifications.append(verification)
             if verification.accepted:
@@ -231,28 +230,31 @@ class Agent:
         self, cache: ProofCache, key: CacheKey, result: ProofResult, clock: _Clock, search_config: SearchConfig
     ) -> None:
         label, config_hash = self.config.model.label, self.config.config_hash()
-        if result.proved:
-            accepted = clock.accepted[result.proof]
-            cache.put(
-                key,
-                proof=result.proof,
-                verdict=accepted,
-                axioms=accepted.axioms,
-                model=label,
-                config_hash=config_hash,
-                seconds=result.stats.seconds_total,
-                theorem_name=Statement.parse(result.statement).name,
-            )
-        else:
-            cache.record_failure(
-                key,
-                budget_s=search_config.budget_s,
-                seconds=result.stats.seconds_total,
-                status=result.status.value,
-                stop_reason=result.stop_reason,
-                model=label,
-                config_hash=config_hash,
-            )
+        try:
+            if result.proved:
+                accepted = clock.accepted[result.proof]
+                cache.put(
+                    key,
+                    proof=result.proof,
+                    verdict=accepted,
+                    axioms=accepted.axioms,
+                    model=label,
+                    config_hash=config_hash,
+                    seconds=result.stats.seconds_total,
+                    theorem_name=Statement.parse(result.statement).name,
+                )
+            else:
+                cache.record_failure(
+                    key,
+                    budget_s=search_config.budget_s,
+                    seconds=result.stats.seconds_total,
+                    status=result.status.value,
+                    stop_reason=result.stop_reason,
+                    model=label,
+                    config_hash=config_hash,
+                )
+        except CacheError as exc:  # the result is already in hand: a cache fault must not lose it
+            logger.warning("could not record a %s result in the proof cache: %s", result.status.value, exc)
 
 
 async def prove(
@@ -275,7 +277,11 @@ def cache_key(versions: Versions, header: str, statement: Statement) -> CacheKey
 async def _cached_proof(
     cache: ProofCache, key: CacheKey, statement: Statement, header: str, config: AgentConfig, clock: _Clock
 ) -> tuple[str, ...] | None:
-    entry = cache.get(key)
+    try:
+        entry = cache.get(key)
+    except CacheError as exc:  # a damaged row or a lock held too long: search as if it were not there
+        logger.warning("proof cache unreadable for %s (%s); searching", statement.name, exc)
+        return None
     if entry is None:
         return None
     proof = tuple(entry.proof)
@@ -288,7 +294,10 @@ async def _cached_proof(
         return proof
     # A cached proof that no longer checks (new Lean, new Mathlib, a stricter policy) must not be served again.
     logger.warning("cached proof for %s no longer verifies (%s); searching again", statement.name, verification.name)
-    cache.delete(key)
+    try:
+        cache.delete(key)
+    except CacheError as exc:
+        logger.warning("could not drop the stale cache entry for %s: %s", statement.name, exc)
     return None
 
 
@@ -324,12 +333,13 @@ def _to_proof_result(
     proved = result.proved and tuple(result.proof) in clock.accepted
     stats = result.stats
     total = time.monotonic() - started
-    last = clock.verifications[-1] if clock.verifications else None
+    # The verdict shown is the accepted proof's; without one, the last rejection's.
+    shown = clock.accepted[tuple(result.proof)] if proved else (clock.verifications[-1] if clock.verifications else None)
     return ProofResult(
         status=_status_of(result, proved),
         statement=statement,
         proof=tuple(result.proof) if proved else (),
-        verdict=last.name if last is not None else None,
+        verdict=shown.name if shown is not None else None,
         stop_reason=result.stop_reason.value,
         error=result.error,
         stats=ProofStats(

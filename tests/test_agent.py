@@ -1,0 +1,54 @@
+"""The agent over the fake REPL: a proof cache that fails mid-run never costs a found proof."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from prover.agent import Agent, AgentConfig
+from prover.config import LeanConfig
+from search import SearchConfig
+from search.cache import ProofCache
+from search.errors import CacheError
+from tests.test_cli import repl_cmd
+
+STATEMENT = "theorem cli_two_steps (a b : ℕ) (h : a = b) : b + 0 = a := by sorry"
+
+
+def config(cache: Path) -> AgentConfig:
+    return AgentConfig(
+        lean=LeanConfig(repl_command=repl_cmd("cli_proof.json")), search=SearchConfig(budget_s=30), cache_path=cache
+    )
+
+
+def prove(config: AgentConfig) -> object:
+    async def run() -> object:
+        async with Agent(config) as agent:
+            return await agent.prove(STATEMENT)
+
+    return asyncio.run(run())
+
+
+def broken(*args: object, **kwargs: object) -> None:
+    raise CacheError("database is locked")
+
+
+def test_a_cache_that_cannot_be_written_still_returns_the_proof(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(ProofCache, "put", broken)
+    with caplog.at_level(logging.WARNING, logger="prover.agent"):
+        result = prove(config(tmp_path / "proofs.sqlite"))
+    assert result.proved and result.proof == ("norm_num", "linarith") and result.verdict == "verified"  # type: ignore[attr-defined]
+    assert "database is locked" in caplog.text
+
+
+def test_a_cache_that_cannot_be_read_is_a_miss(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "proofs.sqlite"
+    assert prove(config(cache)).proved  # type: ignore[attr-defined]
+    monkeypatch.setattr(ProofCache, "get", broken)
+    again = prove(config(cache))
+    assert again.proved and not again.cached  # type: ignore[attr-defined]
