@@ -438,11 +438,15 @@ def cache_import(
 
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
+    from prover.lean.project import read_versions
+
+    lean = lean_config(repl_cmd, lean_project)
     entries = list(ProofCache.read_jsonl(path))
-    checked = asyncio.run(_verify_entries(entries, lean_config(repl_cmd, lean_project)))
-    verdicts = {entry.key: verdict for entry, verdict in checked}
+    checked = asyncio.run(_verify_entries(entries, lean))
+    versions = read_versions(lean.project_dir)
     with _open_cache(cache, must_exist=False) as db:
-        stored, rejected = db.import_entries(entries, lambda entry: verdicts[entry.key])
+        # Each proof was just checked with this Lean and Mathlib: it is stored under their versions.
+        stored, rejected = db.import_entries(checked, versions=(versions.lean, versions.mathlib))
     print(json.dumps({"stored": stored, "rejected": rejected}))
 
 
@@ -451,13 +455,10 @@ def cache_verify(cache: CacheOpt = None, repl_cmd: ReplCmd = None, lean_project:
     """Re-check every cached proof with the current Lean and drop the ones that fail."""
     with _open_cache(cache) as db:
         checked = asyncio.run(_verify_entries(list(db.entries()), lean_config(repl_cmd, lean_project)))
-        dropped = 0
-        for entry, verdict in checked:
-            if not verdict.accepted:
-                db.delete(entry.key)
-                dropped += 1
-                print(f"dropped {entry.theorem_name or entry.key[:12]}: {verdict.name} {verdict.details}", file=sys.stderr)
-    print(json.dumps({"checked": len(checked), "dropped": dropped}))
+        dropped = db.drop_rejected(checked)
+    for entry, verdict in dropped:
+        print(f"dropped {entry.theorem_name or entry.key[:12]}: {verdict.name} {verdict.details}", file=sys.stderr)
+    print(json.dumps({"checked": len(checked), "dropped": len(dropped)}))
 
 
 @app.command()

@@ -11,7 +11,8 @@
 - Several processes may read and write at once: WAL mode, a busy timeout, and retries with backoff on "database is
   locked"; a writer killed mid-transaction leaves the last committed state (SQLite's journal guarantees it).
   A file that is not a SQLite database, a damaged one, or one locked past the retries raises `CacheError`.
-- Failed attempts are recorded too, with their budget, so that a sweep can skip or extend them deliberately.
+- Failed attempts are recorded too, with their budget and model, for analysis and for schedulers built on top;
+  nothing in `prover` skips a statement because of them (a sampled model may prove it on the next try).
 
 Examples:
     >>> import tempfile, pathlib
@@ -37,7 +38,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
@@ -571,10 +572,7 @@ class ProofCache:
         return [FailedAttempt(*row) for row in rows]
 
     def max_failed_budget(self, key: CacheKey | str, *, model: str | None = None) -> float | None:
-        """The largest budget a failed attempt had for `key` (optionally for one model), or None.
-
-        A sweep skips a statement when this is at least its own budget, or runs it with more.
-        """
+        """The largest budget a failed attempt had for `key` (optionally for one model), or None."""
         digest = _digest(key)
         query = "SELECT MAX(budget_s) FROM failures WHERE key = ?" + (" AND model = ?" if model is not None else "")
         args = (digest,) if model is None else (digest, model)
@@ -632,13 +630,20 @@ class ProofCache:
                 raise CacheError(f"line {number} of the cache export: {exc}") from exc
 
     def import_entries(
-        self, entries: Iterable[CacheEntry], verdict_of: Callable[[CacheEntry], Verdict]
+        self, checked: Iterable[tuple[CacheEntry, Verdict]], *, versions: tuple[str, str] | None = None
     ) -> tuple[int, int]:
-        """Store each entry the caller's verifier accepts now (`verdict_of(entry)`); returns (stored, rejected)."""
+        """Store each entry whose fresh verdict accepts it; returns (stored, rejected).
+
+        Args:
+            checked: (entry, the verdict of re-checking that very entry now) pairs.
+            versions: the (Lean version, Mathlib revision) the verdicts were reached with; an accepted entry is
+                stored under them, so a proof exported from an older Lean serves lookups made with this one.
+        """
         stored = rejected = 0
-        for entry in entries:
-            verdict = verdict_of(entry)
+        for entry, verdict in checked:
             if getattr(verdict, "accepted", None) is True:
+                if versions is not None:
+                    entry = replace(entry, lean_version=versions[0], mathlib_rev=versions[1])
                 self.put_entry(entry, verdict)
                 stored += 1
             else:
@@ -646,19 +651,11 @@ class ProofCache:
                 logger.info("not importing %s: verdict %s", entry.key[:12], getattr(verdict, "name", verdict))
         return stored, rejected
 
-    def verify(
-        self, verdict_of: Callable[[CacheEntry], Verdict], *, delete_rejected: bool = False
-    ) -> list[tuple[CacheEntry, Verdict]]:
-        """Re-check every cached proof with the caller's verifier; optionally delete the ones it now rejects.
-
-        Returns:
-            The (entry, verdict) pairs the verifier did not accept.
-        """
+    def drop_rejected(self, checked: Iterable[tuple[CacheEntry, Verdict]]) -> list[tuple[CacheEntry, Verdict]]:
+        """Delete each cached entry whose fresh verdict rejects it; returns the rejected (entry, verdict) pairs."""
         rejected = []
-        for entry in list(self.entries()):
-            verdict = verdict_of(entry)
+        for entry, verdict in checked:
             if getattr(verdict, "accepted", None) is not True:
                 rejected.append((entry, verdict))
-                if delete_rejected:
-                    self.delete(entry.key)
+                self.delete(entry.key)
         return rejected

@@ -8,7 +8,7 @@ import os
 import signal
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -210,18 +210,30 @@ def test_iterate_delete_export_import_verify(cache: ProofCache, tmp_path: Path) 
 
     with ProofCache(tmp_path / "other.db") as other:
         # An import needs a fresh verdict per entry: a verifier that rejects everything imports nothing.
-        assert other.import_entries(ProofCache.read_jsonl(path), lambda entry: Verdict(False, "sorry")) == (0, 4)
+        entries = list(ProofCache.read_jsonl(path))
+        assert other.import_entries((e, Verdict(False, "sorry")) for e in entries) == (0, 4)
         assert other.counts()["proofs"] == 0
-        stored, rejected = other.import_entries(
-            ProofCache.read_jsonl(path), lambda e: Verdict(e.proof != ("tac0",), "v2")
-        )
+        stored, rejected = other.import_entries((e, Verdict(e.proof != ("tac0",), "v2")) for e in entries)
         assert (stored, rejected) == (3, 1)
         assert other.get(key(1)).verdict == "v2" and other.get(key(0)) is None
         assert other.get(key(1)).proof == cache.get(key(1)).proof
 
-        rejected_now = other.verify(lambda e: Verdict(e.proof != ("tac1",), "v3"), delete_rejected=True)
-        assert [entry.proof for entry, _ in rejected_now] == [("tac1",)]
+        rechecked = [(e, Verdict(e.proof != ("tac1",), "v3")) for e in other.entries()]
+        dropped = other.drop_rejected(rechecked)
+        assert [entry.proof for entry, _ in dropped] == [("tac1",)]
         assert other.get(key(1)) is None and other.counts()["proofs"] == 2
+
+
+def test_import_pairs_each_verdict_with_its_own_entry_and_rekeys_to_the_checking_lean(tmp_path: Path) -> None:
+    good = CacheEntry("v4.9.0", "old", "import Mathlib", "theorem t : True :=", ("trivial",), "verified")
+    bad = replace(good, proof=("sorry",))  # the same key, another proof
+    with ProofCache(tmp_path / "p.db") as cache:
+        stored = cache.import_entries([(good, Verdict(True, "verified")), (bad, Verdict(False, "uses_sorry"))])
+        assert stored == (1, 1)
+        assert cache.get(good.cache_key).proof == ("trivial",)
+        assert cache.import_entries([(good, Verdict(True, "verified"))], versions=("v4.24.0", "v4.24.0")) == (1, 0)
+        now = CacheKey("v4.24.0", "v4.24.0", good.header, good.statement)
+        assert cache.get(now).proof == ("trivial",)
 
 
 def test_a_tampered_export_line_is_refused(tmp_path: Path, cache: ProofCache) -> None:

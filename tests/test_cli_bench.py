@@ -144,6 +144,15 @@ def test_cache_tools_roundtrip(tmp_path: Path) -> None:
     imported = run_cli("cache", "import", str(export), "--cache", str(other), "--repl-cmd", fake_cmd())
     assert imported.returncode == 0, imported.stderr
     assert json.loads(imported.stdout) == {"stored": 1, "rejected": 0}
+    # An export from another Lean: checked with this one, stored under this one's versions, then served.
+    older = tmp_path / "older.jsonl"
+    entry = json.loads(export.read_text(encoding="utf-8").splitlines()[0])
+    entry.pop("key")
+    older.write_text(json.dumps({**entry, "lean_version": "v4.9.0", "mathlib_rev": "v4.9.0"}) + "\n", encoding="utf-8")
+    third = tmp_path / "third.sqlite"
+    assert run_cli("cache", "import", str(older), "--cache", str(third), "--repl-cmd", fake_cmd()).returncode == 0
+    served = run_cli("prove", "theorem " + decl, "--header", header, *base[:-1], str(third))
+    assert served.returncode == 0 and json.loads(served.stdout)["cached"] is True, served.stderr
     # A Lean in which the proof no longer checks: `verify` drops it.
     broken = tmp_path / "broken.json"
     scenario = json.loads(SCENARIO.read_text(encoding="utf-8"))
