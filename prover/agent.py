@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -144,6 +144,7 @@ class Agent:
         header: str = DEFAULT_HEADER,
         budget_s: float | None = None,
         on_progress: Callable[[SearchProgress], None] | None = None,
+        allowed_axioms: Iterable[str] = (),
     ) -> ProofResult:
         """Prove one statement within the budget (default `config.search.budget_s`), everything included.
 
@@ -152,6 +153,7 @@ class Agent:
             header: imports and options elaborated before the statement (each worker imports it once).
             budget_s: this problem's wall-clock budget (a competition time manager sets it per problem).
             on_progress: called with the search's progress (the CLI draws its progress line from it).
+            allowed_axioms: axioms the header declares that a proof may use (see `verify_proof`).
 
         Returns:
             A frozen ProofResult; `proved` only with a verifier-accepted proof.
@@ -169,9 +171,10 @@ class Agent:
         clock = _Clock()
         cache = self._cache
         key = cache_key(versions, header, parsed)
+        allowed = frozenset(allowed_axioms)
 
         if cache is not None:
-            hit = await _cached_proof(cache, key, parsed, header, config, clock)
+            hit = await _cached_proof(cache, key, parsed, header, config, clock, allowed)
             if hit is not None:
                 return ProofResult(
                     status=ProofStatus.PROVED,
@@ -196,7 +199,9 @@ class Agent:
 
         async def accept(proof: tuple[str, ...]) -> bool:
             t0 = time.monotonic()
-            verification = await verify_proof(parsed, proof, header=header, config=config.lean, banned=search_config.banned)
+            verification = await verify_proof(
+                parsed, proof, header=header, config=config.lean, banned=search_config.banned, allowed_axioms=allowed
+            )
             clock.verify += time.monotonic() - t0
             clock.verifications.append(verification)
             if verification.accepted:
@@ -275,7 +280,13 @@ def cache_key(versions: Versions, header: str, statement: Statement) -> CacheKey
 
 
 async def _cached_proof(
-    cache: ProofCache, key: CacheKey, statement: Statement, header: str, config: AgentConfig, clock: _Clock
+    cache: ProofCache,
+    key: CacheKey,
+    statement: Statement,
+    header: str,
+    config: AgentConfig,
+    clock: _Clock,
+    allowed_axioms: frozenset[str],
 ) -> tuple[str, ...] | None:
     try:
         entry = cache.get(key)
@@ -288,7 +299,9 @@ async def _cached_proof(
     if config.trust_cache:
         return proof
     t0 = time.monotonic()
-    verification = await verify_proof(statement, proof, header=header, config=config.lean, banned=config.search.banned)
+    verification = await verify_proof(
+        statement, proof, header=header, config=config.lean, banned=config.search.banned, allowed_axioms=allowed_axioms
+    )
     clock.verify += time.monotonic() - t0
     if verification.accepted:
         return proof

@@ -75,11 +75,18 @@ def load_bench_problems(settings: BenchSettings) -> list[Problem]:
     return problems
 
 
+async def prove_problem(agent: Agent, problem: Problem, budget_s: float | None = None) -> ProofResult:
+    """Prove one benchmark problem: its own declaration text and header, and the axioms its header declares."""
+    return await agent.prove(
+        problem.declaration, header=problem.header, budget_s=budget_s, allowed_axioms=problem.extra_axioms
+    )
+
+
 def prove_with(agent: Agent) -> Callable[..., Awaitable[ProofResult]]:
-    """The sweep's prove function over one agent: the problem's own declaration text and header."""
+    """The sweep's prove function over one agent."""
 
     async def prove(problem: Problem, budget_s: float | None = None) -> ProofResult:
-        return await agent.prove(problem.declaration, header=problem.header, budget_s=budget_s)
+        return await prove_problem(agent, problem, budget_s)
 
     return prove
 
@@ -96,10 +103,11 @@ class AgentProveFactory:
         async def prove(problem: Problem, budget_s: float | None = None) -> ProofResult:
             agent = holder.get("agent")
             if agent is None:
-                # The agent lives as long as the actor; its REPL processes die with the actor's process group.
+                # The agent lives as long as the actor: Ray ends an actor by killing its process, so there is no
+                # moment to close it; its REPL processes die with it (they are started with PR_SET_PDEATHSIG).
                 agent = await Agent(self.config).__aenter__()
                 holder["agent"] = agent
-            return await agent.prove(problem.declaration, header=problem.header, budget_s=budget_s)
+            return await prove_problem(agent, problem, budget_s)
 
         return prove
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from prover.config import LeanConfig
 from search import SearchConfig
 from search.cache import ProofCache
 from search.errors import CacheError
-from tests.test_cli import repl_cmd
+from tests.test_cli import FAKE, SCENARIOS, repl_cmd
 
 STATEMENT = "theorem cli_two_steps (a b : ℕ) (h : a = b) : b + 0 = a := by sorry"
 
@@ -52,3 +54,20 @@ def test_a_cache_that_cannot_be_read_is_a_miss(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setattr(ProofCache, "get", broken)
     again = prove(config(cache))
     assert again.proved and not again.cached  # type: ignore[attr-defined]
+
+
+def test_an_axiom_the_header_declares_counts_only_where_the_problem_allows_it(tmp_path: Path) -> None:
+    spec = json.loads((SCENARIOS / "cli_proof.json").read_text(encoding="utf-8"))
+    spec["axioms"] = {"cli_two_steps": ["propext", "sol_prop"]}
+    path = tmp_path / "axiom.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    lean = LeanConfig(repl_command=f"{sys.executable} {FAKE} --scenario {path}")
+    base = AgentConfig(lean=lean, search=SearchConfig(budget_s=30))
+
+    async def run(allowed: tuple[str, ...]) -> object:
+        async with Agent(base) as agent:
+            return await agent.prove(STATEMENT, allowed_axioms=allowed)
+
+    refused = asyncio.run(run(()))
+    assert not refused.proved and refused.verdict == "bad_axioms"  # type: ignore[attr-defined]
+    assert asyncio.run(run(("sol_prop",))).proved  # type: ignore[attr-defined]

@@ -245,6 +245,14 @@ def test_non_standard_axioms_are_refused(tmp_path: Path, axioms: list[str], bad:
     assert result.verdict is Verdict.BAD_AXIOMS and bad in result.details
 
 
+def test_an_axiom_the_header_declares_is_allowed_only_when_named(tmp_path: Path) -> None:
+    config = fake_config("--scenario", scenario(tmp_path, axioms={"t1": ["propext", "sol_prop"]}))
+    assert verify(T1, ["simp"], config).verdict is Verdict.BAD_AXIOMS
+    allowed = verify(T1, ["simp"], config, allowed_axioms=frozenset({"sol_prop"}))
+    assert allowed.verdict is Verdict.VERIFIED and allowed.axioms == ("propext", "sol_prop")
+    assert verify(T1, ["simp"], config, allowed_axioms=frozenset({"other"})).verdict is Verdict.BAD_AXIOMS
+
+
 def test_bad_axioms_in_a_wrapped_list_are_found(tmp_path: Path) -> None:
     statement = Statement.parse(f"theorem {LONG} (x : ℕ) : x + 0 = x := by sorry")
     axioms = ["propext", "Classical.choice", "Lean.ofReduceBool", "Lean.trustCompiler", "Quot.sound"]

@@ -107,6 +107,7 @@ async def verify_proof(
     config: LeanConfig,
     original: str | None = None,
     banned: BannedTokens = BannedTokens(),
+    allowed_axioms: frozenset[str] = frozenset(),
 ) -> Verification:
     """Check `tactics` as a proof of `statement` in a fresh REPL process.
 
@@ -117,6 +118,8 @@ async def verify_proof(
         config: how to start Lean (`verify_timeout` bounds the proof's elaboration, `command_timeout` the header).
         original: the statement as the user gave it; when given, `statement` must have the same declaration head.
         banned: the banned-token policy.
+        allowed_axioms: axioms the proof may use beyond the standard three: those the header itself declares
+            (a benchmark preamble's `axiom`, as in MathOlympiadBench Imo1994P5), never ones a proof brings in.
 
     Returns:
         A Verification; timeouts and crashes of the process are verdicts (TIMEOUT, REPL_ERROR).
@@ -177,7 +180,7 @@ async def verify_proof(
         return done(Verdict.BAD_AXIOMS, "no axiom report from #print axioms", messages=messages + _render(report.messages))
     if SORRY_AXIOM in axioms:
         return done(Verdict.USES_SORRY, "the proof depends on sorryAx", axioms, messages)
-    bad = [a for a in axioms if a not in STANDARD_AXIOMS]
+    bad = [a for a in axioms if a not in STANDARD_AXIOMS and a not in allowed_axioms]
     if bad:
         return done(Verdict.BAD_AXIOMS, f"non-standard axioms: {', '.join(bad)}", axioms, messages)
     return done(Verdict.VERIFIED, "", axioms, messages)
