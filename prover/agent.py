@@ -99,7 +99,7 @@ class Agent:
         self.versions = read_versions(config.lean.project_dir)
         self._generator = generator
         self._pools: dict[str, ReplPool] = {}
-        self._pool_lock = asyncio.Lock()
+        self._pool_locks: dict[str, asyncio.Lock] = {}
         self._stack = AsyncExitStack()
         self._cache: ProofCache | None = None
 
@@ -129,7 +129,9 @@ class Agent:
 
     async def pool(self, imports: str) -> ReplPool:
         """The warm pool for a header's import lines (see `split_header`), started on first use."""
-        async with self._pool_lock:
+        # One lock per header: starting a pool imports Mathlib (a minute or more), which must not hold up
+        # problems whose pool is already warm or whose header differs.
+        async with self._pool_locks.setdefault(imports, asyncio.Lock()):
             pool = self._pools.get(imports)
             if pool is None:
                 pool = ReplPool(self.config.lean, imports)

@@ -71,3 +71,36 @@ def test_an_axiom_the_header_declares_counts_only_where_the_problem_allows_it(tm
     refused = asyncio.run(run(()))
     assert not refused.proved and refused.verdict == "bad_axioms"  # type: ignore[attr-defined]
     assert asyncio.run(run(("sol_prop",))).proved  # type: ignore[attr-defined]
+
+
+def test_a_pool_still_importing_holds_up_only_its_own_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = asyncio.Event()
+    started: list[str] = []
+
+    class SlowPool:
+        def __init__(self, lean: LeanConfig, imports: str) -> None:
+            self.imports = imports
+
+        async def __aenter__(self) -> SlowPool:
+            started.append(self.imports)
+            if self.imports == "import Mathlib":
+                await release.wait()  # Mathlib takes its time
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setattr("prover.agent.ReplPool", SlowPool)
+
+    async def run() -> None:
+        async with Agent(AgentConfig(lean=LeanConfig(repl_command="unused"))) as agent:
+            slow = asyncio.create_task(agent.pool("import Mathlib"))
+            again = asyncio.create_task(agent.pool("import Mathlib"))
+            await asyncio.sleep(0)
+            light = await asyncio.wait_for(agent.pool("import Lean"), timeout=5)
+            assert light.imports == "import Lean" and not slow.done() and not again.done()
+            release.set()
+            assert await slow is await again  # the second caller waited for the first pool, not a second one
+            assert started == ["import Mathlib", "import Lean"]
+
+    asyncio.run(run())

@@ -27,6 +27,7 @@ import ctypes
 import logging
 import os
 import shlex
+import resource  # imported here: after fork (preexec_fn) an import could deadlock on the import lock
 import signal
 import subprocess
 import sys
@@ -100,8 +101,6 @@ def _child_setup(parent_pid: int, memory_limit_bytes: int | None) -> None:
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
             os._exit(1)
     if memory_limit_bytes is not None:
-        import resource
-
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
 
 

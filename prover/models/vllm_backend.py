@@ -21,11 +21,12 @@ offset") when a seeded request's prefill is split over steps; `request_seeds=on`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prover.errors import EnvironmentProblem, ModelError, UsageError
@@ -202,6 +203,20 @@ def _start_engine(path: str, opts: Mapping[str, Any]) -> Any:
         raise ModelError(f"vLLM could not start on {path}: {exc}".splitlines()[0]) from exc
 
 
+@contextlib.contextmanager
+def _hub_offline(offline: bool) -> Iterator[None]:
+    """HF_HUB_OFFLINE=1 while the engine starts (its worker process inherits the environment then), and the
+    caller's own value afterwards."""
+    if not offline or "HF_HUB_OFFLINE" in os.environ:
+        yield
+        return
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        os.environ.pop("HF_HUB_OFFLINE", None)
+
+
 class VLLMGenerator(ModelGenerator):
     """Tactics from a shared vLLM engine; see the module docstring."""
 
@@ -210,11 +225,10 @@ class VLLMGenerator(ModelGenerator):
     def __init__(self, model: str, prompt_format: PromptFormat, opts: Mapping[str, Any], allow_download: bool) -> None:
         super().__init__(model, prompt_format, check_score_convention(opts["score"]))
         _import_vllm()
-        if not allow_download:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the spawned engine process inherits it
         path = resolve_model(model, allow_download=allow_download, revision=opts["revision"])
         self._seeds = opts["request_seeds"] == "on" or (opts["request_seeds"] == "auto" and not _on_cpu())
-        self._shared: _SharedEngine | None = _acquire(path, opts)
+        with _hub_offline(not allow_download):
+            self._shared: _SharedEngine | None = _acquire(path, opts)
 
     @classmethod
     def build(
