@@ -88,11 +88,6 @@ class Problem:
         """sha256 of `header + statement`: what a proof is checked against (run records carry it)."""
         return hashlib.sha256((self.header + self.statement).encode()).hexdigest()
 
-    @property
-    def text_with_sorry(self) -> str:
-        """A whole Lean file whose only hole is this problem's proof."""
-        return f"{self.header}{self.statement} by sorry\n"
-
 
 def _only_comments(text: str) -> bool:
     return not _mask(text).strip()

@@ -116,11 +116,6 @@ class TimeManager:
         return max(0.0, self.end - self._clock())
 
     @property
-    def pool_s(self) -> float:
-        """Slot-seconds neither spent nor reserved by a running problem."""
-        return self._pool
-
-    @property
     def unsolved(self) -> list[Hashable]:
         return [pid for pid in self.problem_ids if pid not in self.solved]
 
