@@ -170,6 +170,21 @@ def latest_per_id(samples: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return list(latest.values())
 
 
+def _read_results(path: Path) -> dict[str, Any]:
+    """A run's results object ({} when the file is missing); a file that is not a JSON object is bad input."""
+    if not path.is_file():
+        return {}
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not JSON ({exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not JSON ({exc.reason})") from None
+    if not isinstance(results, dict):
+        raise UsageError(f"{path}: not a JSON object")
+    return results
+
+
 def write_json_atomic(path: Path, obj: Mapping[str, Any], *, indent: int | None = 2) -> None:
     """Write a JSON file so that a reader (or a kill) sees the old file or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -396,13 +411,7 @@ class RunRecords:
         stamp = latest_stamp(run_dir)
         if stamp is None:
             raise UsageError(f"no run to resume in {run_dir} (no results_*.json or samples_*.jsonl)")
-        saved: dict[str, Any] = {}
-        results_path = run_dir / f"results_{stamp}.json"
-        if results_path.is_file():
-            try:
-                saved = json.loads(results_path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise UsageError(f"{results_path}: not JSON ({getattr(exc, 'msg', None) or exc.reason})") from None
+        saved = _read_results(run_dir / f"results_{stamp}.json")
         old_config = saved.get("config") or {}
         if config is not None and old_config:
             # Compare as JSON sees them: a tuple given now is a list in the saved file.
@@ -649,12 +658,6 @@ def load_run(run_dir: Path | str, stamp: str | None = None) -> tuple[dict[str, A
     stamp = stamp or latest_stamp(run_dir)
     if stamp is None:
         raise UsageError(f"no run in {run_dir} (no results_*.json or samples_*.jsonl)")
-    results_path = run_dir / f"results_{stamp}.json"
-    results: dict[str, Any] = {}
-    if results_path.is_file():
-        try:
-            results = json.loads(results_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{results_path}: not JSON ({getattr(exc, 'msg', None) or exc.reason})") from None
+    results = _read_results(run_dir / f"results_{stamp}.json")
     samples = {task: latest_per_id(read_jsonl(path)) for task, _, path in samples_files(run_dir, stamp)}
     return results, samples

@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from search.errors import SearchError
 from search.outcomes import LeanError, ProofFinished, ProofGivenUp, TacticResult, TacticState
@@ -70,8 +70,14 @@ E_STATE, E_CYCLE, E_PROVED, E_REJECTED, E_ERROR, E_GIVEN_UP = range(6)
 OUTCOMES = tuple(EdgeOutcome)  # in code order
 FAILED_CODES = frozenset({E_CYCLE, E_REJECTED, E_ERROR, E_GIVEN_UP})
 _STATUS_CODE = {status: code for code, status in enumerate(STATUSES)}
-# Fields of an edge tuple.
-SRC, DST, TACTIC, LOGPROB, OUTCOME, SECONDS, ERROR = range(7)
+# Field positions in an edge tuple; Final so that a type checker reads `edge[SRC]` as the field's own type.
+SRC: Final = 0
+DST: Final = 1
+TACTIC: Final = 2
+LOGPROB: Final = 3
+OUTCOME: Final = 4
+SECONDS: Final = 5
+ERROR: Final = 6
 _OUTCOME_CODE = {outcome: code for code, outcome in enumerate(OUTCOMES)}
 
 

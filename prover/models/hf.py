@@ -69,7 +69,8 @@ class HFGenerator(ModelGenerator):
             kwargs: dict[str, Any] = dict(local_only)
             if opts["dtype"] != "auto":
                 kwargs["dtype"] = getattr(torch, opts["dtype"])
-            lm = cls.from_pretrained(path, **kwargs)
+            # Any: the Auto classes return a union whose `generate` output types mypy cannot narrow per model.
+            lm: Any = cls.from_pretrained(path, **kwargs)
         except OSError as exc:
             raise ModelNotFoundError(f"cannot load model {model}: {exc}".splitlines()[0], fix=f"check {path}") from None
         lm.to(self.device).eval()

@@ -43,7 +43,9 @@ DEFAULT_TACTICS: tuple[str, ...] = (
 
 def split_tactics(text: str) -> list[str]:
     """Split a comma-separated tactic list, ignoring commas inside brackets (`simp [a, b],linarith`)."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch in "([{⟨":
             depth += 1
