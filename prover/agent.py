@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -84,7 +84,7 @@ class _Clock:
     """Seconds spent verifying, so the time split adds up."""
 
     verify: float = 0.0
-    verifications: list[Verification] = field(default_factory=list)
+    last: Verification | None = None  # the search's latest verdict
     accepted: dict[tuple[str, ...], Verification] = field(default_factory=dict)  # proof -> its acceptance
 
 
@@ -175,8 +175,16 @@ class Agent:
         key = cache_key(versions, header, parsed)
         allowed = frozenset(allowed_axioms)
 
+        async def verify(proof: tuple[str, ...]) -> Verification:
+            t0 = time.monotonic()
+            verification = await verify_proof(
+                parsed, proof, header=header, config=config.lean, banned=search_config.banned, allowed_axioms=allowed
+            )
+            clock.verify += time.monotonic() - t0
+            return verification
+
         if cache is not None:
-            hit = await _cached_proof(cache, key, parsed, header, config, clock, allowed)
+            hit = await _cached_proof(cache, key, parsed.name, config.trust_cache, verify)
             if hit is not None:
                 return ProofResult(
                     status=ProofStatus.PROVED,
@@ -200,14 +208,10 @@ class Agent:
             return _errored(statement, str(exc), started, versions)
 
         async def accept(proof: tuple[str, ...]) -> bool:
-            t0 = time.monotonic()
-            verification = await verify_proof(
-                parsed, proof, header=header, config=config.lean, banned=search_config.banned, allowed_axioms=allowed
-            )
-            clock.verify += time.monotonic() - t0
-            clock.verifications.append(verification)
+            verification = await verify(proof)
+            clock.last = verification
             if verification.accepted:
-                clock.accepted[tuple(proof)] = verification
+                clock.accepted[proof] = verification
             logger.info("verifier: %s %s", verification.name, verification.details)
             return verification.accepted
 
@@ -230,11 +234,17 @@ class Agent:
         if config.keep_tree and result.tree is not None:
             proof_result = replace(proof_result, tree=result.tree.to_json())
         if cache is not None:
-            self._record(cache, key, proof_result, clock, search_config)
+            self._record(cache, key, parsed.name, proof_result, clock, search_config)
         return proof_result
 
     def _record(
-        self, cache: ProofCache, key: CacheKey, result: ProofResult, clock: _Clock, search_config: SearchConfig
+        self,
+        cache: ProofCache,
+        key: CacheKey,
+        theorem_name: str,
+        result: ProofResult,
+        clock: _Clock,
+        search_config: SearchConfig,
     ) -> None:
         label, config_hash = self.config.model.label, self.config.config_hash()
         try:
@@ -248,7 +258,7 @@ class Agent:
                     model=label,
                     config_hash=config_hash,
                     seconds=result.stats.seconds_total,
-                    theorem_name=Statement.parse(result.statement).name,
+                    theorem_name=theorem_name,
                 )
             else:
                 cache.record_failure(
@@ -284,35 +294,29 @@ def cache_key(versions: Versions, header: str, statement: Statement) -> CacheKey
 async def _cached_proof(
     cache: ProofCache,
     key: CacheKey,
-    statement: Statement,
-    header: str,
-    config: AgentConfig,
-    clock: _Clock,
-    allowed_axioms: frozenset[str],
+    name: str,
+    trust_cache: bool,
+    verify: Callable[[tuple[str, ...]], Awaitable[Verification]],
 ) -> tuple[str, ...] | None:
     try:
         entry = cache.get(key)
     except CacheError as exc:  # a damaged row or a lock held too long: search as if it were not there
-        logger.warning("proof cache unreadable for %s (%s); searching", statement.name, exc)
+        logger.warning("proof cache unreadable for %s (%s); searching", name, exc)
         return None
     if entry is None:
         return None
     proof = tuple(entry.proof)
-    if config.trust_cache:
+    if trust_cache:
         return proof
-    t0 = time.monotonic()
-    verification = await verify_proof(
-        statement, proof, header=header, config=config.lean, banned=config.search.banned, allowed_axioms=allowed_axioms
-    )
-    clock.verify += time.monotonic() - t0
+    verification = await verify(proof)
     if verification.accepted:
         return proof
     # A cached proof that no longer checks (new Lean, new Mathlib, a stricter policy) must not be served again.
-    logger.warning("cached proof for %s no longer verifies (%s); searching again", statement.name, verification.name)
+    logger.warning("cached proof for %s no longer verifies (%s); searching again", name, verification.name)
     try:
         cache.delete(key)
     except CacheError as exc:
-        logger.warning("could not drop the stale cache entry for %s: %s", statement.name, exc)
+        logger.warning("could not drop the stale cache entry for %s: %s", name, exc)
     return None
 
 
@@ -349,7 +353,7 @@ def _to_proof_result(
     stats = result.stats
     total = time.monotonic() - started
     # The verdict shown is the accepted proof's; without one, the last rejection's.
-    shown = clock.accepted[tuple(result.proof)] if proved else (clock.verifications[-1] if clock.verifications else None)
+    shown = clock.accepted[tuple(result.proof)] if proved else clock.last
     return ProofResult(
         status=_status_of(result, proved),
         statement=statement,

@@ -20,6 +20,7 @@ import typer
 
 from prover.config import DEFAULT_HEADER, LeanConfig, default_project_dir
 from prover.errors import EnvironmentProblem, ProverError, StatementError, UsageError
+from search import SearchConfig
 
 EXIT_PROVED, EXIT_NOT_PROVED, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
 
@@ -195,22 +196,19 @@ def prove(
     """Prove one theorem. Exit 0 proved, 1 not proved, 2 bad input, 3 Lean/REPL/model missing."""
     from dataclasses import asdict
 
-    from prover.agent import AgentConfig, ModelConfig
     from prover.agent import prove as run_prove
-    from prover.datagen import annotate
     from prover.results import ProofStatus
 
     _setup_logging(verbose)
     text, head = _read_statement(statement, file, theorem, header)
-    config = AgentConfig(
-        lean=lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout),
-        search=_search_config(
+    config = _agent_config(
+        lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout),
+        SearchConfig(
             budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
             temperature=temperature, tactic_timeout=tactic_timeout,
         ),
-        model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download),
-        cache_path=None if no_cache else (cache or default_cache_path()),
-        trust_cache=trust_cache,
+        generator, model, prompt_format, model_args, allow_download,
+        no_cache=no_cache, cache=cache, trust_cache=trust_cache,
     )
     progress = _ProgressLine()
     try:
@@ -220,7 +218,12 @@ def prove(
     if json_out:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     elif result.proved:
-        body = annotate([asdict(s) for s in result.steps]) if annotate_goals and result.steps else list(result.proof)
+        if annotate_goals and result.steps:
+            from prover.datagen import annotate
+
+            body = annotate([asdict(s) for s in result.steps])
+        else:
+            body = list(result.proof)
         from prover.lean.statement import Statement
 
         print(Statement.parse(text).with_proof(body))
@@ -233,10 +236,29 @@ def prove(
     raise typer.Exit(EXIT_PROVED if result.proved else EXIT_NOT_PROVED)
 
 
-def _search_config(**values: Any) -> Any:
-    from search import SearchConfig
+def _agent_config(
+    lean: LeanConfig,
+    search: SearchConfig,
+    generator: str | None,
+    model: str | None,
+    prompt_format: str | None,
+    model_args: str | None,
+    allow_download: bool,
+    *,
+    no_cache: bool,
+    cache: Path | None,
+    trust_cache: bool = False,
+) -> Any:
+    """The AgentConfig `prove` and `bench run` build from their shared options."""
+    from prover.agent import AgentConfig, ModelConfig
 
-    return SearchConfig(**values)
+    return AgentConfig(
+        lean=lean,
+        search=search,
+        model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download),
+        cache_path=None if no_cache else (cache or default_cache_path()),
+        trust_cache=trust_cache,
+    )
 
 
 @bench_app.command("ls")
@@ -281,7 +303,6 @@ def bench_run(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Sweep benchmark tasks; writes results_<time>.json and samples_<task>_<time>.jsonl (lm-eval layout)."""
-    from prover.agent import AgentConfig, ModelConfig
     from prover.bench import BenchSettings, parse_duration, parse_limit, run_bench, summary_lines
     from prover.lean.project import read_versions
 
@@ -293,14 +314,14 @@ def bench_run(
     lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout)
     settings = BenchSettings(
         tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
-        agent=AgentConfig(
-            lean=lean,
-            search=_search_config(
+        agent=_agent_config(
+            lean,
+            SearchConfig(
                 budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
                 temperature=temperature, tactic_timeout=tactic_timeout,
             ),
-            model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download),
-            cache_path=None if no_cache else (cache or default_cache_path()),
+            generator, model, prompt_format, model_args, allow_download,
+            no_cache=no_cache, cache=cache,
         ),
         output_path=output_path,
         workers=workers,
@@ -364,14 +385,12 @@ def bench_report(
     out: Annotated[Path | None, typer.Option("--out", help="Where to write (default RUN_DIR/report/).")] = None,
 ) -> None:
     """Print the table again and write a cactus plot, an outcome chart and an HTML page."""
-    from benchmarks.records import load_run
-    from benchmarks.report import markdown_table, write_report
+    from benchmarks.report import write_report
 
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir} is not a directory")
     paths = write_report(run_dir, out)
-    results, samples = load_run(run_dir)
-    print(markdown_table(results, samples))
+    print(paths.markdown.read_text(encoding="utf-8"))
     print(f"report: {paths.html}", file=sys.stderr)
 
 
