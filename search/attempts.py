@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from functools import reduce
 
 from search.best_first import Accept, ProgressCallback, search
@@ -91,19 +92,4 @@ async def search_attempts(
             break
     chosen = results[-1]
     stats = reduce(SearchStats.__add__, (r.stats for r in results))
-    return SearchResult(
-        status=chosen.status,
-        stop_reason=chosen.stop_reason,
-        proof=chosen.proof,
-        proof_path=chosen.proof_path,
-        stats=stats,
-        theorem_name=theorem_name,
-        root_status=chosen.root_status,
-        alpha=chosen.alpha,
-        seed=chosen.seed,
-        attempt=chosen.attempt,
-        error=chosen.error,
-        exception=chosen.exception,
-        tree=chosen.tree,
-        attempts=tuple(results),
-    )
+    return replace(chosen, stats=stats, attempts=tuple(results))

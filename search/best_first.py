@@ -136,7 +136,6 @@ class _Search:
         self.stop_reason = StopReason.EXHAUSTED
         self.fault: BaseException | None = None
         self.internal_fault: BaseException | None = None
-        self.proof_edges: list[int] | None = None
         self.banned_cache: dict[str, bool] = {}
         # counters
         self.popped = 0  # nodes taken off the heap (what max_expansions caps)
@@ -461,7 +460,7 @@ class _Search:
                     if self.in_flight < concurrency and not self.propose_due:
                         self._schedule()
             elif status[0] == PROVED:
-                self._proved(node, None)
+                self._finish(StopReason.PROVED)
             if pending[node] == 0:
                 self._expansion_done(node)
             if end >= perf_deadline:
@@ -470,8 +469,7 @@ class _Search:
     async def _check(self, node: int, tactic: str, logprob: float, result: TacticResult, seconds: float) -> None:
         """Ask the verifier hook about the proof ending with `tactic` at `node`, then record the edge."""
         try:
-            path = self.tree.first_path(node)
-            proof = (*(self.tree.edges[edge][TACTIC] for edge in path), tactic)
+            proof = (*self.tree.first_path_tactics(node), tactic)
             self.accept_calls += 1
             start = time.perf_counter()
             try:
@@ -481,7 +479,7 @@ class _Search:
                 return
             finally:
                 self.accept_seconds += time.perf_counter() - start
-            self._record(node, tactic, logprob, result, seconds, accepted, path)
+            self._record(node, tactic, logprob, result, seconds, accepted)
             if self.propose_due:
                 self._wake_soon()
         except Exception as exc:  # a bug: stop, then re-raise from search()
@@ -495,7 +493,6 @@ class _Search:
         result: TacticResult,
         seconds: float,
         accepted: bool,
-        path: list[int] | None,
     ) -> None:
         """Add one run's edge; queue a new node; stop on a proof; close the expansion after its last run."""
         tree = self.tree
@@ -506,16 +503,9 @@ class _Search:
                 heapq.heappush(self.heap, (-tree.priority[created], created))
                 self._schedule()
         elif tree.status[0] == PROVED:
-            self._proved(node, path)
+            self._finish(StopReason.PROVED)
         if tree.pending[node] == 0:
             self._expansion_done(node)
-
-    def _proved(self, node: int, path: list[int] | None) -> None:
-        """The root just became PROVED through the last edge, out of `node` (reached by `path`, if known)."""
-        if self.proof_edges is None:
-            tree = self.tree
-            self.proof_edges = [*(tree.first_path(node) if path is None else path), len(tree.edges) - 1]
-        self._finish(StopReason.PROVED)
 
     def _expansion_done(self, node: int) -> None:
         self.in_flight -= 1
@@ -577,7 +567,7 @@ class _Search:
             seconds_env_calls=sum(record[SECONDS] for record in tree.edges),
             seconds_accept=self.accept_seconds,
         )
-        proof_edges = self.proof_edges or []
+        proof_edges = tree.proof_edges()  # the first accepted proof, after the path that reached its state
         reason = StopReason.PROVED if proof_edges else self.stop_reason
         error = "" if self.fault is None or proof_edges else f"{type(self.fault).__name__}: {self.fault}"
         return SearchResult(

@@ -450,7 +450,7 @@ class ProofCache:
         if not entry.proof or not all(isinstance(t, str) and t.strip() for t in entry.proof):
             raise CacheError("refusing to cache an empty proof or an empty tactic")
         if entry.verdict != name or not entry.created:
-            entry = CacheEntry(**{**asdict(entry), "verdict": name, "created": entry.created or _now()})
+            entry = replace(entry, verdict=name, created=entry.created or _now())
 
         def insert(db: sqlite3.Connection) -> None:
             db.execute(

@@ -324,18 +324,6 @@ class SeededPolicy(ScriptedPolicy):
         return cached
 
 
-class FixedPolicy:
-    """A `Policy` proposing the same candidates at every state (e.g. `[("norm_num", -0.1), ("simp", -0.5)]`)."""
-
-    def __init__(self, candidates: Sequence[tuple[str, float]]) -> None:
-        self.candidates = [Candidate(tactic, logprob) for tactic, logprob in candidates]
-        self.calls = 0
-
-    async def propose(self, requests: Sequence[PolicyRequest], sampling: Sampling) -> list[list[Candidate]]:
-        self.calls += 1
-        return [self.candidates[: sampling.n] for _ in requests]
-
-
 # ---- ready-made spaces ---------------------------------------------------------------------------------------
 
 

@@ -329,9 +329,6 @@ class SearchTree:
     def num_edges(self) -> int:
         return len(self.edges)
 
-    def __len__(self) -> int:
-        return len(self.states)
-
     def node(self, node: int) -> Node:
         """A read-only view of node `node` (0 is the root)."""
         if not 0 <= node < len(self.states):
@@ -670,10 +667,6 @@ class Node:
     @property
     def state(self) -> TacticState:
         return self.tree.states[self.id]
-
-    @property
-    def key(self) -> str:
-        return state_key(self.tree.states[self.id])
 
     @property
     def depth(self) -> int:
