@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prover.errors import UsageError
+from prover.lean.statement import DECL_MODIFIERS, DECL_NAME, split_file
 from prover.lean.statement import (
     _mask_comments_and_strings as _mask,  # the parser's own masking, so both agree
 )
-from prover.lean.statement import split_file
 
 __all__ = [
     "Problem",
@@ -37,10 +37,8 @@ __all__ = [
     "split_header",
 ]
 
-# A top-level theorem and its name (the same name syntax as `prover.lean.statement`).
-_THEOREM = re.compile(
-    r"^[ \t]*(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+(?P<name>[^\s:({\[⦃]+)", re.M
-)
+# A top-level theorem and its name.
+_THEOREM = re.compile(rf"^[ \t]*{DECL_MODIFIERS}(?:theorem|lemma)\s+(?P<name>{DECL_NAME})", re.M)
 # Lines that belong to a shared header: imports, options, opens, universes, blank lines and line comments.
 _HEADER_LINE = re.compile(r"^(?:import\s|set_option\s|open\s|universe\s|--|\s*$)")
 # A sourced declaration: its head up to the last `:=`, then only a placeholder proof. Anchoring on the placeholder
@@ -94,7 +92,7 @@ def _only_comments(text: str) -> bool:
 
 
 def _axioms(preamble: str) -> tuple[str, ...]:
-    return tuple(re.findall(r"^(?:private\s+)?axiom\s+([^\s:({\[⦃]+)", preamble, re.M))
+    return tuple(re.findall(rf"^(?:private\s+)?axiom\s+({DECL_NAME})", preamble, re.M))
 
 
 def split_header(text: str) -> tuple[str, str]:

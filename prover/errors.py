@@ -91,8 +91,3 @@ class ModelError(ProverError):
 
 class ModelNotFoundError(ModelError, EnvironmentProblem):
     """The model's weights are not available locally and network access was not allowed."""
-
-    exit_code = 3
-
-    def __init__(self, message: str, fix: str = "") -> None:
-        EnvironmentProblem.__init__(self, message, fix)

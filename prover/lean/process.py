@@ -205,11 +205,6 @@ class _ReplProtocol(asyncio.SubprocessProtocol):
         return tail
 
 
-def _fail(fut: asyncio.Future[bytes], exc: BaseException) -> None:
-    if not fut.done():
-        fut.set_exception(exc)
-
-
 _SMALL_WRITE = 64 * 1024
 
 
@@ -237,12 +232,9 @@ class _Alarm:
         if loop.time() >= self._deadline:
             fut.set_exception(_Timeout())
             return
-        if repl.max_rss_mb is not None:
-            repl._rss_checked = time.monotonic()
-            if repl.rss_mb() > repl.max_rss_mb:
-                repl._over_rss = True
-                fut.set_exception(_OutOfMemory())
-                return
+        if repl.max_rss_mb is not None and repl._check_rss():
+            fut.set_exception(_OutOfMemory())
+            return
         self._handle = self._schedule(loop)
 
     def cancel(self) -> None:
@@ -537,12 +529,17 @@ class ReplProcess:
             ids += [t.proof_state for t in resp.tactics if t.proof_state is not None]
             if ids:
                 self._max_state = max(self._max_state, *ids)
-        if self.max_rss_mb is not None:
-            now = time.monotonic()
-            if now - self._rss_checked >= RSS_CHECK_INTERVAL:
-                self._rss_checked = now
-                if self.rss_mb() > self.max_rss_mb:
-                    self._over_rss = True
+        if self.max_rss_mb is not None and time.monotonic() - self._rss_checked >= RSS_CHECK_INTERVAL:
+            self._check_rss()
+
+    def _check_rss(self) -> bool:
+        """Sample the process tree's RSS now; True (and recycle later) when it is over the ceiling."""
+        assert self.max_rss_mb is not None
+        self._rss_checked = time.monotonic()
+        over = self.rss_mb() > self.max_rss_mb
+        if over:
+            self._over_rss = True
+        return over
 
     async def _exited(self) -> ReplCrashError | ReplStartError:
         """stdout closed while a request was pending: collect the exit status and build the error."""

@@ -66,14 +66,25 @@ def package_rev(project_dir: Path, name: str) -> str:
     version tag (`v4.24.0`) is used in both cases, so writing the manifest does not change the value; a branch
     pin (`master`) gives the manifest's commit, since the branch moves. Empty when the package is unknown.
     """
-    entry = _manifest_packages(project_dir).get(name.lower())
-    if entry is not None:
-        input_rev = str(entry.get("inputRev") or "")
-        rev = str(entry.get("rev") or "")
-        if _VERSION_TAG.match(input_rev) or not rev:
-            return input_rev
-        return rev
-    return lakefile_pins(project_dir).get(name.lower(), "")
+    return _package_revs(project_dir, name)[0]
+
+
+def _package_revs(project_dir: Path, *names: str) -> list[str]:
+    """`package_rev` of several packages, reading the manifest (and the lakefile, if needed) once."""
+    packages = _manifest_packages(project_dir)
+    pins: dict[str, str] | None = None
+    revs = []
+    for name in names:
+        entry = packages.get(name.lower())
+        if entry is not None:
+            input_rev = str(entry.get("inputRev") or "")
+            rev = str(entry.get("rev") or "")
+            revs.append(input_rev if _VERSION_TAG.match(input_rev) or not rev else rev)
+            continue
+        if pins is None:
+            pins = lakefile_pins(project_dir)
+        revs.append(pins.get(name.lower(), ""))
+    return revs
 
 
 def _manifest_packages(project_dir: Path) -> dict[str, dict[str, object]]:
@@ -181,10 +192,11 @@ def package_checkout() -> Path:
 
 def read_versions(project_dir: Path) -> Versions:
     """Everything a result depends on: package, git hash of the code that ran, Lean, Mathlib, REPL."""
+    mathlib, repl = _package_revs(project_dir, MATHLIB, REPL)
     return Versions(
         prover=prover.__version__,
         git_hash=git_hash(package_checkout()),
         lean=lean_version(project_dir),
-        mathlib=mathlib_rev(project_dir),
-        repl=repl_rev(project_dir),
+        mathlib=mathlib,
+        repl=repl,
     )

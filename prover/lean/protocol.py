@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
@@ -147,6 +147,7 @@ class UnpickleProofStateRequest(_Wire):
     env: Nat | None = None
 
 
+# REPL/Main.lean `parse` tries the shapes in exactly this order and takes the first that decodes.
 Request = Union[
     TacticRequest,
     PickleEnvRequest,
@@ -157,16 +158,7 @@ Request = Union[
     FileRequest,
 ]
 
-# REPL/Main.lean `parse` tries the shapes in exactly this order and takes the first that decodes.
-_DISPATCH_ORDER: tuple[type[_Wire], ...] = (
-    TacticRequest,
-    PickleEnvRequest,
-    UnpickleEnvRequest,
-    PickleProofStateRequest,
-    UnpickleProofStateRequest,
-    CommandRequest,
-    FileRequest,
-)
+_DISPATCH_ORDER: tuple[type[_Wire], ...] = get_args(Request)
 
 # ------------------------------------------------------------------------------------------- responses
 

@@ -17,8 +17,15 @@ from search.banned import IDENT_CHAR
 BARE_NAME = "prover_goal"
 EXAMPLE_NAME = "prover_example"
 
-_DECL = re.compile(r"^(?P<mods>(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*)(?P<kw>theorem|lemma|example)\b")
-_NAMED = re.compile(r"^(?:theorem|lemma)\s+(?P<name>[^\s:({\[⦃]+)")
+# Attributes and modifiers before a declaration keyword, and the characters of a declaration's name.
+DECL_MODIFIERS = r"(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*"
+DECL_NAME = r"[^\s:({\[⦃]+"
+_DECL = re.compile(rf"^(?P<mods>{DECL_MODIFIERS})(?P<kw>theorem|lemma|example)\b")
+_NAMED = re.compile(rf"^(?:theorem|lemma)\s+(?P<name>{DECL_NAME})")
+# Where a declaration taken from a file ends: the next top-level command.
+_NEXT_COMMAND = re.compile(
+    r"^[ \t]*(?:theorem|lemma|example|def|abbrev|instance|structure|inductive|class|namespace|end|section|#)\b", re.M
+)
 _OPEN = "([{⦃⟨"
 _CLOSE = ")]}⦄⟩"
 
@@ -188,12 +195,11 @@ def split_file(text: str, theorem: str) -> tuple[str, str]:
     statement runs to the next top-level declaration or the end. Raises UsageError when the name is absent.
     """
     masked = _mask_comments_and_strings(text)
-    pattern = re.compile(rf"^[ \t]*(?P<decl>(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*(?:theorem|lemma)\s+{re.escape(theorem)}(?=[\s:({{\[⦃]))", re.M)
+    pattern = re.compile(rf"^[ \t]*(?P<decl>{DECL_MODIFIERS}(?:theorem|lemma)\s+{re.escape(theorem)}(?=[\s:({{\[⦃]))", re.M)
     match = pattern.search(masked)
     if match is None:
         raise UsageError(f"no theorem named {theorem!r} in the file")
-    nxt = re.compile(r"^[ \t]*(?:theorem|lemma|example|def|abbrev|instance|structure|inductive|class|namespace|end|section|#)\b", re.M)
-    end_match = nxt.search(masked, match.end())
+    end_match = _NEXT_COMMAND.search(masked, match.end())
     end = end_match.start() if end_match else len(text)
     start = match.start("decl")
     return text[:start], text[start:end].rstrip() + "\n"

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prover.config import LeanConfig
-from prover.errors import ReplCrashError, ReplStartError, ReplTimeoutError, UsageError
+from prover.errors import ReplCrashError, ReplTimeoutError, UsageError
 from prover.lean.process import ReplProcess
-from prover.lean.protocol import SORRY_WARNING, ErrorResponse, Message, has_errors
+from prover.lean.protocol import SORRY_WARNING, ErrorResponse, Message, error_texts, has_errors
 from prover.lean.statement import Statement, _mask_comments_and_strings
 from search.banned import IDENT_CHAR, BannedTokens
 
@@ -151,16 +151,13 @@ async def verify_proof(
             return done(Verdict.LEAN_ERROR, proof.message)
         messages = _render(proof.messages)
         if has_errors(proof.messages):
-            first = next(m.data for m in proof.messages if m.severity == "error")
-            return done(Verdict.LEAN_ERROR, _first_line(first), messages=messages)
+            return done(Verdict.LEAN_ERROR, _first_line(error_texts(proof.messages)[0]), messages=messages)
         if proof.sorries or any(SORRY_WARNING.search(m.data) for m in proof.messages):
             return done(Verdict.USES_SORRY, "Lean reports that the proof uses sorry", messages=messages)
         # `set_option pp.fullNames true`: axiom names in full whatever namespaces the header opens.
         report = await process.command(
             f"set_option pp.fullNames true in\n#print axioms {statement.name}", env=proof.env, timeout=config.verify_timeout
         )
-    except ReplStartError:
-        raise
     except ValueError as exc:  # the request could not be encoded (a lone surrogate): nothing was sent
         return done(Verdict.LEAN_ERROR, f"the proof cannot be sent to Lean: {exc}")
     except ReplTimeoutError as exc:
