@@ -314,7 +314,7 @@ class TaskEntry:
     effective: int = 0
 
     @classmethod
-    def of(cls, task: Any, problems: Sequence[Problem], original: int | None = None) -> TaskEntry:
+    def of(cls, task: Any, problems: Sequence[Problem]) -> TaskEntry:
         """From a `benchmarks.tasks.Task` and the problems selected for the run (after `--limit`)."""
         return cls(
             name=task.name,
@@ -324,7 +324,7 @@ class TaskEntry:
             dataset_commit=task.source.commit,
             dataset_sha256=dataset_sha256(problems),
             known_wrong=tuple(sorted(task.known_wrong)),
-            original=task.size if original is None else original,
+            original=task.size,
             effective=len(problems),
         )
 
@@ -506,6 +506,11 @@ class RunRecords:
             done = {str(s["id"]): str(s.get("status")) for s in read_jsonl(self.samples_path(task)) if "id" in s}
             self._done[task] = done
         return done
+
+    def statuses(self, task: str) -> dict[str, str]:
+        """`{id: status}` of the task's recorded theorems (the last line of an id wins), kept in memory."""
+        with self._lock:
+            return dict(self._statuses(task))
 
     def done_ids(self, task: str, *, retry_errors: bool = False) -> set[str]:
         """Ids with a complete line in the task's samples file (those whose last line is `error` are left out

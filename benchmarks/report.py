@@ -86,6 +86,11 @@ _HEAD = ["Tasks", "Version", "n", "Metric", "", "Value", "", "Stderr", "Mean s"]
 _RIGHT = {1, 2, 5, 7, 8}
 
 
+def _in_task_order(samples: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Samples in the task's own order (doc_id), those without one last, by id."""
+    return sorted(samples, key=lambda s: (s.get("doc_id") is None, s.get("doc_id") or 0, str(s.get("id"))))
+
+
 def markdown_table(results: Mapping[str, Any], samples: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
     """lm-eval's results table (`|Tasks|Version|…|Value| |Stderr|`), with n and mean seconds per theorem."""
     rows = _rows(results, samples)
@@ -161,7 +166,7 @@ def outcome_chart(samples: Mapping[str, Sequence[Mapping[str, Any]]], path: Path
 
     tasks = sorted(samples)
     ordered = {
-        t: sorted(samples[t], key=lambda s: (s.get("doc_id") is None, s.get("doc_id") or 0, str(s.get("id"))))
+        t: _in_task_order(samples[t])
         for t in tasks
     }
     heights = [max(1, math.ceil(len(ordered[t]) / per_row)) for t in tasks]
@@ -224,7 +229,7 @@ def _html_page(
         figures = "<p><i>No plots: matplotlib is not installed (pip install 'prover[plot]').</i></p>"
     index, details = [], []
     for task in sorted(samples):
-        items = sorted(samples[task], key=lambda s: (s.get("doc_id") is None, s.get("doc_id") or 0, str(s.get("id"))))
+        items = _in_task_order(samples[task])
         heads = "".join(f"<th>{h}</th>" for h in ("problem", "status", "seconds", "nodes", "stop reason"))
         index.append(f"<h3>{esc(task)}</h3><table class='problems'><tr>{heads}</tr>")
         for s in items:

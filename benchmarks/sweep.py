@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,6 +120,17 @@ def is_fatal(exc: BaseException) -> bool:
     return isinstance(exc, (EnvironmentProblem, UsageError, ReplStartError))
 
 
+async def _run_loops(loop: Callable[[], Coroutine[Any, Any, None]], count: int) -> None:
+    """Run `count` copies of `loop` at once; the first to raise cancels the others, which are awaited."""
+    tasks = [asyncio.create_task(loop()) for _ in range(count)]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class _Sweep:
     def __init__(
         self,
@@ -159,11 +170,9 @@ class _Sweep:
         self.todo = [p for p in problems if p.id not in done[p.task]]
         self.total = len(problems)
         self.skipped = self.total - len(self.todo)
+        proved = ProofStatus.PROVED.value
         self.prior_solved = sum(
-            s.get("status") == ProofStatus.PROVED.value
-            for task in per_task
-            for s in records.samples(task)
-            if str(s.get("id")) in done[task]
+            status == proved for task in per_task for pid, status in records.statuses(task).items() if pid in done[task]
         )
         self.done = self.solved = self.errors = 0
         self.deadline_eta: Callable[[], float] | None = None
@@ -236,13 +245,7 @@ class _Sweep:
             for problem in queue:  # a shared iterator: each problem goes to exactly one worker
                 await work(problem)
 
-        tasks = [asyncio.create_task(worker()) for _ in range(min(self.workers, len(items)))]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await _run_loops(worker, min(self.workers, len(items)))
 
     async def plain(self) -> None:
         async def work(problem: Problem) -> None:
@@ -287,13 +290,7 @@ class _Sweep:
                     recorded.add(key)
                     await self.record(problem, result, extra(key, allotment.round))
 
-        loops = [asyncio.create_task(worker()) for _ in range(min(self.workers, max(1, len(by_key))))]
-        try:
-            await asyncio.gather(*loops)
-        finally:
-            for t in loops:
-                t.cancel()
-            await asyncio.gather(*loops, return_exceptions=True)
+        await _run_loops(worker, min(self.workers, max(1, len(by_key))))
         for key, problem in by_key.items():  # out of time: a last attempt is final, no attempt is a timeout
             if key in recorded:
                 continue
@@ -307,8 +304,8 @@ class _Sweep:
     def summary(self) -> SweepSummary:
         by_task = {}
         for task in sorted({p_task for p_task, _ in self.doc_ids}):
-            samples = self.records.samples(task)
-            by_task[task] = (sum(s.get("status") == ProofStatus.PROVED.value for s in samples), len(samples))
+            statuses = self.records.statuses(task).values()
+            by_task[task] = (sum(s == ProofStatus.PROVED.value for s in statuses), len(statuses))
         return SweepSummary(
             total=self.total,
             skipped=self.skipped,

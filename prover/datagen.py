@@ -84,7 +84,7 @@ def find_runs(paths: Iterable[Path | str]) -> list[Path]:
         path = Path(raw)
         if not path.exists():
             raise UsageError(f"no such run directory: {path}")
-        found = sorted({p.parent for p in path.rglob("samples_*.jsonl") if samples_files(p.parent)})
+        found = sorted(d for d in {p.parent for p in path.rglob("samples_*.jsonl")} if samples_files(d))
         if not found:
             raise UsageError(f"no run records (samples_*.jsonl) under {path}")
         runs.extend(r for r in found if r not in runs)

@@ -25,8 +25,8 @@ from typing import Any
 
 from prover.errors import ModelError, UsageError
 from prover.models.base import Completion, ModelGenerator
-from prover.models.prompts import PromptFormat, check_score_convention, format_for_model
-from prover.models.registry import Option, choice, optional, parse_options
+from prover.models.prompts import SCORE_OPTION, PromptFormat, check_score_convention, format_for_model
+from prover.models.registry import Option, optional, parse_options
 from search.protocols import Sampling
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ OPTIONS: dict[str, Option] = {
     "retries": Option(int, 3, "retries after a failed request"),
     "backoff": Option(_non_negative, 0.5, "seconds before the first retry; doubles each retry"),
     "max_backoff": Option(_non_negative, 8.0, "longest wait between retries"),
-    "score": Option(choice("format", "sum", "mean"), "format", "sum or mean token log-prob (format: as the model's authors)"),
+    "score": SCORE_OPTION,
 }
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from prover.models.registry import Registry, unknown_name_error
+from prover.models.registry import Option, Registry, choice
 from search.protocols import Candidate, PolicyRequest
 
 Score = Literal["sum", "mean"]
@@ -222,11 +222,11 @@ def list_prompt_formats() -> list[tuple[str, str]]:
     return FORMATS.items()
 
 
-def check_score_convention(value: str | None) -> Score | None:
-    """Validate a `score=` option."""
-    if value in (None, "", "format"):
-        return None
-    if value not in ("sum", "mean"):
-        raise unknown_name_error("score convention", str(value), ("sum", "mean", "format"))
-    return value  # type: ignore[return-value]  # narrowed by the check above
+# The `score=` option every model backend takes; `choice` has refused any other value before it is read.
+SCORE_OPTION = Option(choice("format", "sum", "mean"), "format", "sum or mean token log-prob (format: as the model's authors)")
+
+
+def check_score_convention(value: str) -> Score | None:
+    """The scoring a `score=` option asks for; None keeps the prompt format's own."""
+    return None if value == "format" else value  # type: ignore[return-value]  # "sum" or "mean" by SCORE_OPTION
 

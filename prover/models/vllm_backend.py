@@ -31,7 +31,7 @@ from typing import Any
 
 from prover.errors import EnvironmentProblem, ModelError, UsageError
 from prover.models.base import Batcher, Completion, ModelGenerator, resolve_model
-from prover.models.prompts import PromptFormat, check_score_convention, format_for_model
+from prover.models.prompts import SCORE_OPTION, PromptFormat, check_score_convention, format_for_model
 from prover.models.registry import Option, choice, optional, parse_bool, parse_options
 from search.protocols import Sampling
 
@@ -57,7 +57,7 @@ OPTIONS: dict[str, Option] = {
         "prefill is chunked)",
     ),
     "max_batch": Option(int, 1024, "offline engine: most prompts per generate call"),
-    "score": Option(choice("format", "sum", "mean"), "format", "sum or mean token log-prob (format: as the model's authors)"),
+    "score": SCORE_OPTION,
     "trust_remote_code": Option(parse_bool, False, "allow model code from the model directory"),
     "revision": Option(optional(str), None, "hub revision (branch, tag or commit)"),
 }
