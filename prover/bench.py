@@ -18,6 +18,7 @@ from benchmarks.sweep import SweepProgress, SweepSummary, run_sweep
 from benchmarks.tasks import Problem, get_task
 from prover.agent import Agent, AgentConfig
 from prover.errors import UsageError
+from prover.models import resolve_generator
 from prover.results import ProofResult
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class BenchSettings:
         search = self.agent.search
         return {
             "model": self.agent.model.label,
-            "generator": self.agent.model.generator or ("hf" if self.agent.model.model else "portfolio"),
+            "generator": resolve_generator(self.agent.model.generator, self.agent.model.model)[0],
             "model_args": dict(self.agent.model.options),
             "prompt_format": self.agent.model.prompt_format,
             "budget_s": search.budget_s,

@@ -191,3 +191,16 @@ def test_bad_budget_or_limit_is_refused_before_a_run_is_created(option: str, val
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("prover: error:") and proc.stderr.count("\n") == 1
     assert not (tmp_path / "portfolio").exists()
+
+
+@pytest.mark.parametrize(
+    ("generator", "model", "recorded"),
+    [(None, None, "portfolio"), (None, "portfolio", "portfolio"), (None, "openai", "openai"),
+     (None, "some/weights", "hf"), ("vllm", "some/weights", "vllm")],
+)
+def test_results_record_the_generator_that_is_built(generator: str | None, model: str | None, recorded: str) -> None:
+    from prover.agent import AgentConfig, ModelConfig
+    from prover.bench import BenchSettings
+
+    settings = BenchSettings(tasks=("minif2f-test",), agent=AgentConfig(model=ModelConfig(generator, model)), output_path=Path("runs"))
+    assert settings.run_config()["generator"] == recorded

@@ -37,6 +37,7 @@ __all__ = [
     "get_prompt_format",
     "list_generators",
     "list_prompt_formats",
+    "resolve_generator",
     "resolve_model",
 ]
 
@@ -69,6 +70,18 @@ def list_generators() -> list[tuple[str, str]]:
     return GENERATORS.items()
 
 
+def resolve_generator(generator: str | None, model: str | None) -> tuple[str, str | None]:
+    """(generator, model) as `build_generator` reads them: no generator means the portfolio without a model, the
+    generator named by `model` when it names one (`--model vllm`), else `hf` for that model."""
+    if generator is not None:
+        return generator, model
+    if model is None:
+        return DEFAULT_GENERATOR, None
+    if model in GENERATORS:
+        return model, None
+    return "hf", model
+
+
 def build_generator(
     generator: str | None = None,
     model: str | None = None,
@@ -96,13 +109,7 @@ def build_generator(
         ModelNotFoundError: the model's weights are not available locally (`fix` holds the download command).
         EnvironmentProblem: the backend's packages are not installed.
     """
-    if generator is None:
-        if model is None:
-            generator = DEFAULT_GENERATOR
-        elif model in GENERATORS:
-            generator, model = model, None
-        else:
-            generator = "hf"
+    generator, model = resolve_generator(generator, model)
     if prompt_format is not None:
         get_prompt_format(prompt_format)  # an unknown name fails here, before any weights load
     builder = GENERATORS.get(generator)
