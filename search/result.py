@@ -85,13 +85,14 @@ class SearchStats:
 
     @property
     def env_by_outcome(self) -> dict[str, int]:
-        """Tactic runs by outcome (`EdgeOutcome` values)."""
+        """Tactic runs by outcome (`EdgeOutcome` values); they add up to `env_calls`. `env_proofs` counts every run
+        Lean finished, so the accepted ones (`proved`) are those less the rejected."""
         return {
             EdgeOutcome.STATE.value: self.env_states,
             EdgeOutcome.CYCLE.value: self.env_cycles,
             EdgeOutcome.ERROR.value: self.env_errors,
             EdgeOutcome.GIVEN_UP.value: self.env_given_up,
-            EdgeOutcome.PROVED.value: self.env_proofs,
+            EdgeOutcome.PROVED.value: self.env_proofs - self.env_rejected,
             EdgeOutcome.REJECTED.value: self.env_rejected,
         }
 

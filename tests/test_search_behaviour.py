@@ -202,6 +202,7 @@ def test_verifier_hook_rejecting_the_first_proof_lets_the_search_find_another() 
     assert checked == [("a", "fake"), ("b", "real")]
     assert result.proved and result.proof == ("b", "real")
     assert result.stats.env_rejected == 1 and result.stats.env_proofs == 2 and result.stats.accept_calls == 2
+    assert result.stats.env_by_outcome["proved"] == 1 and sum(result.stats.env_by_outcome.values()) == result.stats.env_calls
     [rejected] = result.failed_edges()
     assert rejected.outcome == "rejected" and rejected.tactic == "fake"
 
