@@ -131,7 +131,6 @@ class _Search:
         self.proposing = False
         self.accept_tasks: list[asyncio.Task[None]] = []
         self.in_flight = 0
-        self.skipped = False  # a planned tactic run was dropped at the env-call cap
         self.stopped = False
         self.stop_reason = StopReason.EXHAUSTED
         self.fault: BaseException | None = None
@@ -141,8 +140,6 @@ class _Search:
         self.popped = 0  # nodes taken off the heap (what max_expansions caps)
         self.expansions = 0  # nodes whose candidates came back (a call cancelled by the stop does not count)
         self.env_calls = 0
-        self.model_calls = 0
-        self.model_requests = 0
         self.batch_sizes: dict[int, int] = {}
         self.tactics_proposed = 0
         self.tactics_duplicate = 0
@@ -254,7 +251,7 @@ class _Search:
         if self.in_flight < self.config.concurrency and self.heap and not self._caps_reached():
             self.propose_due = True
         elif self.in_flight == 0:
-            capped = self._caps_reached() and (self.heap or self.skipped)
+            capped = self._caps_reached() and bool(self.heap or self.tree.truncated)  # truncated: runs dropped at a cap
             self._finish(StopReason.BUDGET if capped else StopReason.EXHAUSTED)
 
     def _wake_soon(self) -> None:
@@ -325,8 +322,6 @@ class _Search:
                 self.ext_busy += end - self.ext_since
         if len(outputs) != len(batch):
             raise SearchError(f"the policy returned {len(outputs)} candidate lists for {len(batch)} requests")
-        self.model_calls += 1
-        self.model_requests += len(batch)
         self.expansions += len(batch)
         self.batch_sizes[len(batch)] = self.batch_sizes.get(len(batch), 0) + 1
         jobs = self.jobs
@@ -421,7 +416,6 @@ class _Search:
             if jobs and not self.wake_pending:
                 self._wake_soon()
             if max_env_calls is not None and self.env_calls >= max_env_calls:
-                self.skipped = True
                 tree.skip(node)
                 if pending[node] == 0:
                     self._expansion_done(node)
@@ -552,8 +546,8 @@ class _Search:
             env_given_up=counts[EdgeOutcome.GIVEN_UP],
             env_proofs=counts[EdgeOutcome.PROVED] + counts[EdgeOutcome.REJECTED],
             env_rejected=counts[EdgeOutcome.REJECTED],
-            model_calls=self.model_calls,
-            model_requests=self.model_requests,
+            model_calls=sum(self.batch_sizes.values()),
+            model_requests=self.expansions,  # one request per expansion
             batch_sizes=tuple(sorted(self.batch_sizes.items())),
             tactics_proposed=self.tactics_proposed,
             tactics_duplicate=self.tactics_duplicate,
