@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -36,7 +36,7 @@ class Worker:
 
     process: ReplProcess
     header_env: int
-    uid: int = field(default_factory=lambda: next(_UIDS))
+    uid: int
 
     @property
     def alive(self) -> bool:
