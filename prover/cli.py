@@ -242,7 +242,7 @@ def _agent_config(
     generator: str | None,
     model: str | None,
     prompt_format: str | None,
-    model_args: str | None,
+    model_args: list[str] | None,
     allow_download: bool,
     *,
     no_cache: bool,
