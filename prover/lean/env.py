@@ -67,7 +67,8 @@ class ProofEnvironment:
         pool: workers whose header the statement is elaborated in.
         statement: the declaration to prove (`statement.with_sorry()` gives the root state).
         tactic_timeout: default wall-clock seconds per tactic; past it the result is ProofGivenUp("timeout").
-        preamble: header text after the imports (options, `open`s, definitions), elaborated with the statement.
+        preamble: header text after the imports (options, `open`s, definitions), elaborated once per worker as a
+            command of its own, before the statement.
 
     Several `run_tac` calls may run at once; each borrows a worker exclusively, preferring one that already holds
     the state.
@@ -162,10 +163,11 @@ class ProofEnvironment:
         started = time.perf_counter()
         self.stats.lean_calls += 1
         try:
-            # The preamble (options, `open`s, definitions of the header after its imports) goes in the same command
-            # as the statement, so workers are shared by every header with the same imports.
-            text = f"{self.preamble.rstrip()}\n\n{self.statement.with_sorry()}" if self.preamble.strip() else self.statement.with_sorry()
-            return await worker.process.command(text, env=worker.header_env, timeout=self.pool.config.command_timeout)
+            # Workers are shared by every header with the same imports; the rest of the header (the preamble) is a
+            # command of its own on each worker, so that tactic mode sees it (see `Worker.env_for`).
+            timeout = self.pool.config.command_timeout
+            env = await worker.env_for(self.preamble, timeout)
+            return await worker.process.command(self.statement.with_sorry(), env=env, timeout=timeout)
         finally:
             self.stats.seconds_lean += time.perf_counter() - started
 

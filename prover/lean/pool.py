@@ -14,12 +14,12 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from prover.config import LeanConfig
-from prover.errors import NoAvailableReplError, ReplError, ReplStartError, ReplTimeoutError
+from prover.errors import NoAvailableReplError, ReplError, ReplStartError, ReplTimeoutError, StatementError
 from prover.lean.protocol import ErrorResponse, error_texts, has_errors
 from prover.lean.process import ReplProcess
 
@@ -32,15 +32,46 @@ _UIDS = itertools.count()
 
 @dataclass(eq=False)
 class Worker:
-    """A warm REPL process and the env id of its header. `uid` is unique across restarts (a new process, a new uid)."""
+    """A warm REPL process and the env id of its header. `uid` is unique across restarts (a new process, a new uid).
+
+    `preamble_envs` maps a header's non-import text (options, `open`s, definitions) to the env id this process got
+    by elaborating it, once, on `header_env`.
+    """
 
     process: ReplProcess
     header_env: int
     uid: int
+    preamble_envs: dict[str, int] = field(default_factory=dict)
 
     @property
     def alive(self) -> bool:
         return self.process.alive
+
+    async def env_for(self, preamble: str, timeout: float) -> int:
+        """The env id in which a statement under `preamble` is elaborated on this worker.
+
+        The REPL gives the proof states of a command's sorries the environment from *before* that command
+        (REPL/Main.lean `runCommand`: `sorries trees initialCmdState.env`; REPL/Frontend.lean: `initialCmdState =
+        cmdStateBefore`; repl issue #66), so a preamble sent in the same command as the statement would be missing
+        in tactic mode: its definitions unknown, its scoped notation (`π`, `n !`) unparsable. It is therefore
+        elaborated as a command of its own and the statement is sent on the env that results.
+
+        Raises:
+            StatementError: the preamble does not elaborate.
+            ReplTimeoutError / ReplCrashError: the process timed out or died.
+        """
+        if not preamble.strip():
+            return self.header_env
+        env = self.preamble_envs.get(preamble)
+        if env is None:
+            resp = await self.process.command(preamble, env=self.header_env, timeout=timeout)
+            if isinstance(resp, ErrorResponse):
+                raise StatementError(f"Lean rejected the header: {resp.message}", (resp.message,))
+            if has_errors(resp.messages):
+                texts = error_texts(resp.messages)
+                raise StatementError(f"the header does not elaborate: {texts[0]}", texts)
+            env = self.preamble_envs[preamble] = resp.env
+        return env
 
 
 class ReplPool:

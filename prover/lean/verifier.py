@@ -128,59 +128,101 @@ async def verify_proof(
         ReplStartError: the REPL cannot start at all (Lean or the REPL is missing: an environment problem).
     """
     started = time.monotonic()
-
-    def done(verdict: Verdict, details: str = "", axioms: tuple[str, ...] = (), messages: tuple[str, ...] = ()) -> Verification:
-        result = Verification(verdict, details, axioms, messages, time.monotonic() - started)
-        logger.debug("verify %s: %s %s", statement.name, verdict.value, details)
-        return result
-
     refusal = check_proof_text(statement, tactics, original=original, banned=banned)
     if refusal is not None:
-        return done(*refusal)
-
+        return _verdict(statement, started, *refusal)
     process = ReplProcess.from_config(config, name="verifier")
     try:
         await process.start()
-        head = await process.command(header, env=None, timeout=config.command_timeout)
+        try:
+            head = await process.command(header, env=None, timeout=config.command_timeout)
+        except ValueError as exc:  # the request could not be encoded (a lone surrogate): nothing was sent
+            return _verdict(statement, started, Verdict.LEAN_ERROR, f"the header cannot be sent to Lean: {exc}")
+        except ReplTimeoutError as exc:
+            return _verdict(statement, started, Verdict.TIMEOUT, str(exc))
+        except ReplCrashError as exc:
+            oom = " (likely out of memory)" if exc.oom else ""
+            return _verdict(statement, started, Verdict.REPL_ERROR, f"the REPL died{oom}: {exc} (exit {exc.returncode})")
         if isinstance(head, ErrorResponse):
-            return done(Verdict.LEAN_ERROR, f"the header failed: {head.message}")
+            return _verdict(statement, started, Verdict.LEAN_ERROR, f"the header failed: {head.message}")
         if has_errors(head.messages):
-            return done(Verdict.LEAN_ERROR, "the header does not elaborate", messages=_render(head.messages))
-        proof = await process.command(statement.with_proof(tactics), env=head.env, timeout=config.verify_timeout)
-        if isinstance(proof, ErrorResponse):
-            return done(Verdict.LEAN_ERROR, proof.message)
-        messages = _render(proof.messages)
-        if has_errors(proof.messages):
-            return done(Verdict.LEAN_ERROR, _first_line(error_texts(proof.messages)[0]), messages=messages)
-        if proof.sorries or any(SORRY_WARNING.search(m.data) for m in proof.messages):
-            return done(Verdict.USES_SORRY, "Lean reports that the proof uses sorry", messages=messages)
-        # `set_option pp.fullNames true`: axiom names in full whatever namespaces the header opens.
-        report = await process.command(
-            f"set_option pp.fullNames true in\n#print axioms {statement.name}", env=proof.env, timeout=config.verify_timeout
+            return _verdict(statement, started, Verdict.LEAN_ERROR, "the header does not elaborate", messages=_render(head.messages))
+        return await check_in_env(
+            process, head.env, statement, tactics, timeout=config.verify_timeout, allowed_axioms=allowed_axioms,
+            started=started,
         )
-    except ValueError as exc:  # the request could not be encoded (a lone surrogate): nothing was sent
-        return done(Verdict.LEAN_ERROR, f"the proof cannot be sent to Lean: {exc}")
-    except ReplTimeoutError as exc:
-        return done(Verdict.TIMEOUT, str(exc))
-    except ReplCrashError as exc:
-        oom = " (likely out of memory)" if exc.oom else ""
-        return done(Verdict.REPL_ERROR, f"the REPL died{oom}: {exc} (exit {exc.returncode})")
     finally:
         await process.close()
 
+
+async def check_in_env(
+    process: ReplProcess,
+    env: int,
+    statement: Statement,
+    tactics: Sequence[str],
+    *,
+    timeout: float,
+    allowed_axioms: frozenset[str] = frozenset(),
+    started: float | None = None,
+) -> Verification:
+    """Elaborate the proof on `env` of a live REPL process (command mode), then `#print axioms` of the theorem.
+
+    The caller has already applied `check_proof_text`. `env` must be an env in which the header (imports and
+    preamble) is in effect and nothing else was declared: a fresh process's header env for the final check, or a
+    warm worker's header env (`Worker.env_for`) for a fast check of a candidate; a command on an env id starts from
+    that env's snapshot, whatever else the process ran since, so the two are equally independent.
+
+    Returns:
+        A Verification; timeouts and crashes of the process are verdicts (TIMEOUT, REPL_ERROR).
+    """
+    t0 = time.monotonic() if started is None else started
+    messages: tuple[str, ...] = ()
+    try:
+        proof = await process.command(statement.with_proof(tactics), env=env, timeout=timeout)
+        if isinstance(proof, ErrorResponse):
+            return _verdict(statement, t0, Verdict.LEAN_ERROR, proof.message)
+        messages = _render(proof.messages)
+        if has_errors(proof.messages):
+            return _verdict(statement, t0, Verdict.LEAN_ERROR, _first_line(error_texts(proof.messages)[0]), messages=messages)
+        if proof.sorries or any(SORRY_WARNING.search(m.data) for m in proof.messages):
+            return _verdict(statement, t0, Verdict.USES_SORRY, "Lean reports that the proof uses sorry", messages=messages)
+        # `set_option pp.fullNames true`: axiom names in full whatever namespaces the header opens.
+        report = await process.command(
+            f"set_option pp.fullNames true in\n#print axioms {statement.name}", env=proof.env, timeout=timeout
+        )
+    except ValueError as exc:  # the request could not be encoded (a lone surrogate): nothing was sent
+        return _verdict(statement, t0, Verdict.LEAN_ERROR, f"the proof cannot be sent to Lean: {exc}")
+    except ReplTimeoutError as exc:
+        return _verdict(statement, t0, Verdict.TIMEOUT, str(exc))
+    except ReplCrashError as exc:
+        oom = " (likely out of memory)" if exc.oom else ""
+        return _verdict(statement, t0, Verdict.REPL_ERROR, f"the REPL died{oom}: {exc} (exit {exc.returncode})")
+
     if isinstance(report, ErrorResponse):
-        return done(Verdict.LEAN_ERROR, f"#print axioms failed: {report.message}", messages=messages)
+        return _verdict(statement, t0, Verdict.LEAN_ERROR, f"#print axioms failed: {report.message}", messages=messages)
     if has_errors(report.messages):
-        return done(Verdict.LEAN_ERROR, "#print axioms failed", messages=messages + _render(report.messages))
+        return _verdict(statement, t0, Verdict.LEAN_ERROR, "#print axioms failed", messages=messages + _render(report.messages))
     axioms = parse_axioms(report.messages)
     if axioms is None:
-        return done(Verdict.BAD_AXIOMS, "no axiom report from #print axioms", messages=messages + _render(report.messages))
+        return _verdict(statement, t0, Verdict.BAD_AXIOMS, "no axiom report from #print axioms", messages=messages + _render(report.messages))
     if SORRY_AXIOM in axioms:
-        return done(Verdict.USES_SORRY, "the proof depends on sorryAx", axioms, messages)
+        return _verdict(statement, t0, Verdict.USES_SORRY, "the proof depends on sorryAx", axioms, messages)
     bad = [a for a in axioms if a not in STANDARD_AXIOMS and a not in allowed_axioms]
     if bad:
-        return done(Verdict.BAD_AXIOMS, f"non-standard axioms: {', '.join(bad)}", axioms, messages)
-    return done(Verdict.VERIFIED, "", axioms, messages)
+        return _verdict(statement, t0, Verdict.BAD_AXIOMS, f"non-standard axioms: {', '.join(bad)}", axioms, messages)
+    return _verdict(statement, t0, Verdict.VERIFIED, "", axioms, messages)
+
+
+def _verdict(
+    statement: Statement,
+    started: float,
+    verdict: Verdict,
+    details: str = "",
+    axioms: tuple[str, ...] = (),
+    messages: tuple[str, ...] = (),
+) -> Verification:
+    logger.debug("verify %s: %s %s", statement.name, verdict.value, details)
+    return Verification(verdict, details, axioms, messages, time.monotonic() - started)
 
 
 def check_proof_text(

@@ -1,0 +1,98 @@
+"""Options and helpers shared by the commands that start Lean or a model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from prover.config import LeanConfig, default_project_dir
+from prover.errors import UsageError
+from search import SearchConfig
+
+def default_cache_path() -> Path:
+    """`$PROVER_CACHE`, else `$XDG_CACHE_HOME/prover/proofs.sqlite` (default `~/.cache/prover/proofs.sqlite`)."""
+    env = os.environ.get("PROVER_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "prover" / "proofs.sqlite"
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose <= 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+# Options shared by the commands that start Lean or a model.
+ReplCmd = Annotated[
+    str | None,
+    typer.Option("--repl-cmd", help="Program that speaks the REPL protocol (argv string, no shell). Default: the project's REPL under `lake env`."),
+]
+LeanProject = Annotated[
+    Path | None, typer.Option("--lean-project", help="Lean project directory (lean-toolchain, lakefile, .lake/).")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model name or local path (or a generator name such as `portfolio`).")
+]
+GeneratorOpt = Annotated[
+    str | None, typer.Option("--generator", "-g", help="Tactic generator backend: portfolio, hf, vllm, openai (see `prover models`).")
+]
+PromptFormatOpt = Annotated[str | None, typer.Option("--prompt-format", help="Prompt adapter (default: chosen by model name).")]
+ModelArgsOpt = Annotated[
+    list[str] | None, typer.Option("--model-args", help="Backend option key=value (repeatable, or comma-separated).")
+]
+VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")]
+
+
+def parse_key_values(items: list[str] | None) -> dict[str, str]:
+    """`["a=1,b=2", "c=3"]` → `{"a": "1", "b": "2", "c": "3"}`; a malformed item is a usage error."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        for part in item.split(","):
+            if not part.strip():
+                continue
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise UsageError(f"--model-args expects key=value, got {part!r}")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def lean_config(repl_cmd: str | None, lean_project: Path | None, **changes: Any) -> LeanConfig:
+    """A LeanConfig from the CLI's options; a missing project directory is a usage error."""
+    project = lean_project.expanduser().resolve() if lean_project is not None else default_project_dir()
+    if lean_project is not None and not project.is_dir():
+        raise UsageError(f"--lean-project {lean_project} is not a directory")
+    config = LeanConfig(project_dir=project, repl_command=repl_cmd, **{k: v for k, v in changes.items() if v is not None})
+    config.repl_argv()  # a malformed --repl-cmd is bad input, refused before anything starts
+    return config
+
+
+def agent_config(
+    lean: LeanConfig,
+    search: SearchConfig,
+    generator: str | None,
+    model: str | None,
+    prompt_format: str | None,
+    model_args: list[str] | None,
+    allow_download: bool,
+    *,
+    no_cache: bool,
+    cache: Path | None,
+    trust_cache: bool = False,
+) -> Any:
+    """The AgentConfig `prove` and `bench run` build from their shared options."""
+    from prover.agent import AgentConfig, ModelConfig
+
+    return AgentConfig(
+        lean=lean,
+        search=search,
+        model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download),
+        cache_path=None if no_cache else (cache or default_cache_path()),
+        trust_cache=trust_cache,
+    )

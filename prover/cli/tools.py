@@ -1,0 +1,44 @@
+"""`prover doctor | models | version`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import typer
+
+from prover.cli.app import EXIT_ENVIRONMENT, EXIT_PROVED, app
+from prover.cli.options import LeanProject, ReplCmd, VerboseOpt, lean_config, setup_logging
+from prover.config import default_project_dir
+
+
+@app.command()
+def doctor(repl_cmd: ReplCmd = None, lean_project: LeanProject = None, verbose: VerboseOpt = 0) -> None:
+    """Check Lean, Mathlib and the REPL; print what is missing and the command that fixes it (exit 3 if anything is)."""
+    from prover.lean.doctor import run_doctor
+
+    setup_logging(verbose)
+    report = asyncio.run(run_doctor(lean_config(repl_cmd, lean_project)))
+    print(report.render())
+    raise typer.Exit(EXIT_PROVED if report.ok else EXIT_ENVIRONMENT)
+
+
+@app.command()
+def models() -> None:
+    """List the tactic generators and prompt formats."""
+    from prover.models import list_generators, list_prompt_formats
+
+    print("generators:")
+    for name, description in list_generators():
+        print(f"  {name:12s} {description}")
+    print("prompt formats:")
+    for name, description in list_prompt_formats():
+        print(f"  {name:12s} {description}")
+
+
+@app.command()
+def version() -> None:
+    """Print the package version and the pinned Lean/Mathlib/REPL versions."""
+    from prover.lean.project import read_versions
+
+    print(json.dumps(read_versions(default_project_dir()).as_dict()))
