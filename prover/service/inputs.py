@@ -90,6 +90,16 @@ def proof_tactics(body: str) -> tuple[str, ...]:
     return (term,)
 
 
+def script_tactics(proof: str) -> tuple[str, ...]:
+    """A record's `proof` (a tactic script, optionally after `:=` and/or `by`) as tactics."""
+    text = proof.strip()
+    if text.startswith(":="):
+        text = text[2:].strip()
+    if not re.match(r"by(?![\w.'!?])", text):
+        text = "by\n" + textwrap.dedent(proof.lstrip("\n") if not proof.strip().startswith(":=") else text)
+    return proof_tactics(text)
+
+
 def from_code(id: str, code: str, theorem: str | None = None) -> ProofItem:
     """A whole Lean file as one proof of `theorem` (default: its last theorem or lemma)."""
     names = theorem_names(code)
@@ -105,8 +115,15 @@ def from_code(id: str, code: str, theorem: str | None = None) -> ProofItem:
         return ProofItem.failed(id, str(exc))
 
 
+def _trim(text: str) -> str:
+    """`text` without trailing comments: a doc comment of the next declaration that `split_file` left at the end of
+    a header or of a proof would be a dangling comment to Lean (a parse error at the end of the input)."""
+    return text[: len(_mask_comments_and_strings(text).rstrip())] + "\n"
+
+
 def _item(id: str, header: str, decl: str, name: str) -> ProofItem:
     """A declaration with its proof: split into the statement and the tactic script."""
+    header, decl = _trim(header) if header.strip() else header, _trim(decl)
     statement = Statement.parse(decl)
     stripped = decl.strip()
     if not stripped.endswith(":=") and len(statement.head) >= len(stripped):
@@ -143,7 +160,7 @@ def from_record(record: Any, fallback_id: str, theorem: str | None = None) -> Pr
         return ProofItem.failed(id, str(exc))
     return ProofItem(
         id=id, header=DEFAULT_HEADER if header is None else header, statement=texts["statement"],
-        tactics=proof_tactics(texts["proof"]), theorem=statement.name, header_given=header is not None,
+        tactics=script_tactics(texts["proof"]), theorem=statement.name, header_given=header is not None,
     )
 
 
