@@ -181,3 +181,12 @@ def test_request_deadline_answers_timeout() -> None:
         assert ok.json()["results"][0]["verdict"] == "verified"
     finally:
         assert server.stop() == 0
+
+
+def test_reward_function_backed_by_the_server(server: Server) -> None:
+    from prover.service.reward import LeanReward
+
+    reward = LeanReward(server=server.url, token="s3cret")
+    statement = "theorem add_zero (n : ℕ) : n + 0 = n := by sorry"
+    completions = ["```lean\nsimp\n```", "```lean\n" + HEADER + "theorem add_zero (n : ℕ) : n = n + 0 := by simp\n```"]
+    assert reward(completions, statement=[statement] * 2, header=[HEADER] * 2) == [1.0, 0.0]

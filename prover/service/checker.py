@@ -209,9 +209,9 @@ class Checker:
         except UsageError as exc:
             return verdict(ERROR, str(exc))
         header = item.header
-        expected = self.policy.expected_for(item)
+        expected = self.policy.expected_for(item) if self.policy.expected is not None else item.expected
         original: str | None = None
-        if self.policy.expected is not None:
+        if self.policy.expected is not None or expected is not None:
             if expected is None:
                 return verdict(ERROR, f"no expected statement for {item.id!r} (theorem {item.theorem!r}) in --statements")
             original = expected.statement

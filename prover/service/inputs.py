@@ -18,7 +18,7 @@ import json
 import re
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,14 @@ _THEOREM = re.compile(rf"^[ \t]*{DECL_MODIFIERS}(?:theorem|lemma)\s+(?P<name>{DE
 
 
 @dataclass(frozen=True)
+class Expected:
+    """A statement a proof must prove exactly, with the header it is stated under."""
+
+    statement: str
+    header: str
+
+
+@dataclass(frozen=True)
 class ProofItem:
     """One proof to check.
 
@@ -44,6 +52,8 @@ class ProofItem:
         theorem: the theorem's name, when known (for `--statements` lookups and the verdict line).
         error: why the record cannot be checked at all (a verdict `error` is reported), or "".
         header_given: False when a record gave no header: the expected statement's header (else the default) is used.
+        expected: the statement this proof must prove, from the record's `expected_statement` (and
+            `expected_header`); `--statements` given to the checker take precedence.
     """
 
     id: str
@@ -53,6 +63,7 @@ class ProofItem:
     theorem: str = ""
     error: str = ""
     header_given: bool = True
+    expected: Expected | None = None
 
     @classmethod
     def failed(cls, id: str, reason: str) -> ProofItem:
@@ -140,13 +151,28 @@ def from_record(record: Any, fallback_id: str, theorem: str | None = None) -> Pr
     if not isinstance(raw_id, (str, int)) or isinstance(raw_id, bool):
         return ProofItem.failed(fallback_id, "`id` must be a string or an integer")
     id = str(raw_id)
-    texts = {k: v for k, v in record.items() if k in ("code", "header", "statement", "proof")}
+    texts = {
+        k: v for k, v in record.items()
+        if k in ("code", "header", "statement", "proof", "expected_statement", "expected_header")
+    }
     for key, value in texts.items():
         if not isinstance(value, str):
             return ProofItem.failed(id, f"`{key}` must be a string")
         problem = _text_problem(value)
         if problem:
             return ProofItem.failed(id, f"`{key}` {problem}")
+    if "expected_statement" not in texts:
+        return _from_texts(id, record, texts, theorem)
+    expected = Expected(texts["expected_statement"], texts.get("expected_header", DEFAULT_HEADER))
+    try:
+        name = Statement.parse(expected.statement).name
+    except UsageError as exc:
+        return ProofItem.failed(id, f"`expected_statement`: {exc}")
+    # A whole file is checked on the theorem the expected statement names.
+    return replace(_from_texts(id, record, texts, theorem or name), expected=expected)
+
+
+def _from_texts(id: str, record: dict[str, Any], texts: dict[str, str], theorem: str | None) -> ProofItem:
     if "code" in texts and "statement" not in texts:
         return from_code(id, texts["code"], theorem)
     if "custom_id" in record and "proof" in texts and "statement" not in texts:
@@ -235,14 +261,6 @@ def read_inputs(paths: list[Path], theorem_for: Any = None) -> Iterator[ProofIte
             yield from read_lean(path)
         else:
             yield from read_jsonl(path, theorem_for)
-
-
-@dataclass(frozen=True)
-class Expected:
-    """A statement a proof must prove exactly, with the header it is stated under."""
-
-    statement: str
-    header: str
 
 
 def read_statements(paths: list[Path]) -> dict[str, Expected]:
