@@ -173,7 +173,7 @@ def serve(
         from prover.service.server import ServerSettings, serve as run_server
     except ImportError as exc:
         print(f"prover: error: `prover serve` needs the serve extra ({exc.name} is missing): "
-              "install with EXTRAS=hf,dev,serve make install", file=sys.stderr)
+              "run `make install` (it installs the dev extra, which includes serve), or pip install 'prover[serve]'", file=sys.stderr)
         raise typer.Exit(3) from None
     policy = _policy(allow_axiom, ban, no_default_bans, statements, timeout, fresh)
     assert isinstance(policy, CheckPolicy)
