@@ -171,16 +171,12 @@ def test_full_queue_503_then_sigterm_while_busy_answers_and_leaves_no_repl() -> 
         server.stop()
 
 
-def test_request_deadline_answers_timeout() -> None:
-    server = Server("--workers", "1")
-    try:
-        resp = server.client.post("/check", json={"proofs": [{"id": "s", **SLOW}], "timeout": 0.2})
-        assert resp.json()["results"][0]["verdict"] == "timeout"
-        assert "deadline" in resp.json()["results"][0]["details"]
-        ok = server.client.post("/check", json={"id": "after", **ADD_ZERO})  # the worker is still good
-        assert ok.json()["results"][0]["verdict"] == "verified"
-    finally:
-        assert server.stop() == 0
+def test_request_deadline_answers_timeout(server: Server) -> None:
+    resp = server.client.post("/check", json={"proofs": [{"id": "s", **SLOW}], "timeout": 0.2}, headers=auth())
+    assert resp.json()["results"][0]["verdict"] == "timeout"
+    assert "deadline" in resp.json()["results"][0]["details"]
+    ok = server.client.post("/check", json={"id": "after", **ADD_ZERO}, headers=auth())  # the worker is still good
+    assert ok.json()["results"][0]["verdict"] == "verified"
 
 
 def test_reward_function_backed_by_the_server(server: Server) -> None:

@@ -75,6 +75,22 @@ def theorem_names(text: str) -> list[str]:
     return [m.group("name") for m in _THEOREM.finditer(_mask_comments_and_strings(text))]
 
 
+def split_block(block: str) -> tuple[str, ...]:
+    """The tactics of a tactic block: after dedenting, a line in column 0 starts a tactic and deeper lines continue
+    it (a nested block, a long term), as Lean's `sepByIndent` reads a block (src/Lean/Parser/Term.lean)."""
+    tactics: list[str] = []
+    for line in textwrap.dedent(block).split("\n"):
+        if not line.strip():
+            if tactics:
+                tactics[-1] += "\n"
+            continue
+        if line[0].isspace() and tactics:
+            tactics[-1] += "\n" + line
+        else:
+            tactics.append(line)
+    return tuple(t.rstrip("\n") for t in tactics)
+
+
 def proof_tactics(body: str) -> tuple[str, ...]:
     """A declaration's value (the text after its `:=`) as a tactic script for `Statement.with_proof`.
 
@@ -89,9 +105,7 @@ def proof_tactics(body: str) -> tuple[str, ...]:
         block = text[2:]
         first, _, rest = block.partition("\n")
         tactics = [first.strip()] if first.strip() else []
-        if rest.strip():
-            tactics.append(textwrap.dedent(rest).strip("\n"))
-        return tuple(tactics)
+        return (*tactics, *split_block(rest))
     if not text:
         return ()
     first, _, rest = text.partition("\n")
