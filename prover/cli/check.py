@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from prover.cli.app import EXIT_NOT_PROVED, EXIT_PROVED, EXIT_USAGE, app
+from prover.cli.app import EXIT_ENVIRONMENT, EXIT_NOT_PROVED, EXIT_PROVED, app
 from prover.cli.options import LeanProject, ReplCmd, VerboseOpt, lean_config, setup_logging
 from prover.errors import UsageError
+
+if TYPE_CHECKING:
+    from prover.service.batch import BatchSummary
+    from prover.service.checker import CheckPolicy
 
 AllowAxiomOpt = Annotated[
     list[str] | None,
@@ -39,7 +43,7 @@ HeaderTimeoutOpt = Annotated[
 def _policy(
     allow_axiom: list[str] | None, ban: list[str] | None, no_default_bans: bool, statements: list[Path] | None,
     timeout: float, fresh: bool,
-) -> object:
+) -> CheckPolicy:
     from prover.service.checker import CheckPolicy
     from prover.service.inputs import read_statements
     from search.banned import DEFAULT_BANNED, BannedTokens
@@ -78,13 +82,12 @@ def check(
     """Check proofs strictly (verifier verdicts). Exit 0 all verified, 1 some not, 2 bad arguments, 3 no Lean."""
     from prover.lean.statement import Statement
     from prover.service.batch import VerdictWriter, load_done, run_batch
-    from prover.service.checker import Checker, CheckPolicy
+    from prover.service.checker import Checker
     from prover.service.inputs import check_readable, read_inputs
 
     setup_logging(verbose)
     check_readable(inputs)
     policy = _policy(allow_axiom, ban, no_default_bans, statements, timeout, fresh)
-    assert isinstance(policy, CheckPolicy)
     if resume and output is None:
         raise UsageError("--resume needs --output")
     if output is not None and output.exists() and output.stat().st_size > 0 and not resume:
@@ -104,13 +107,13 @@ def check(
 
         bar = tqdm(desc="checking", unit="proof", file=sys.stderr, dynamic_ncols=True, initial=len(done))
 
-    def on_result(result: object) -> None:
+    def on_result(_: object) -> None:
         if bar is not None:
             bar.update(1)
 
     writer = VerdictWriter(output)
 
-    async def main() -> object:
+    async def main() -> BatchSummary:
         async with Checker(config, policy) as checker:
             return await run_batch(items, checker, writer, done=done, on_result=on_result)
 
@@ -120,17 +123,11 @@ def check(
         writer.close()
         if bar is not None:
             bar.close()
-    from prover.service.batch import BatchSummary
-
-    assert isinstance(summary, BatchSummary)
     _print_summary(summary)
     raise typer.Exit(EXIT_PROVED if summary.total and summary.verified == summary.total else EXIT_NOT_PROVED)
 
 
-def _print_summary(summary: object) -> None:
-    from prover.service.batch import BatchSummary
-
-    assert isinstance(summary, BatchSummary)
+def _print_summary(summary: BatchSummary) -> None:
     total = summary.total
     rows = [("verified", summary.verified)] + sorted(
         ((k, v) for k, v in summary.counts.items() if k != "verified"), key=lambda kv: (-kv[1], kv[0])
@@ -166,17 +163,14 @@ def serve(
     verbose: VerboseOpt = 0,
 ) -> None:
     """Serve POST /check, POST /verify (kimina-compatible) and GET /health over warm Lean workers."""
-    from prover.service.checker import CheckPolicy
-
     setup_logging(verbose)
     try:
         from prover.service.server import ServerSettings, serve as run_server
     except ImportError as exc:
         print(f"prover: error: `prover serve` needs the serve extra ({exc.name} is missing): "
               "run `make install` (it installs the dev extra, which includes serve), or pip install 'prover[serve]'", file=sys.stderr)
-        raise typer.Exit(3) from None
+        raise typer.Exit(EXIT_ENVIRONMENT) from None
     policy = _policy(allow_axiom, ban, no_default_bans, statements, timeout, fresh)
-    assert isinstance(policy, CheckPolicy)
     config = lean_config(repl_cmd, lean_project, workers=workers, verify_timeout=timeout, command_timeout=header_timeout)
     settings = ServerSettings(
         queue=queue, request_timeout=request_timeout, max_body=int(max_body_mb * 1024 * 1024), token=token, grace=grace
@@ -184,5 +178,3 @@ def serve(
     rc = run_server(config, policy, settings, host=host, port=port)
     raise typer.Exit(rc if rc else 0)
 
-
-__all__ = ["EXIT_USAGE", "check", "serve"]
