@@ -83,7 +83,7 @@ def check(
     from prover.lean.statement import Statement
     from prover.service.batch import VerdictWriter, load_done, run_batch
     from prover.service.checker import Checker
-    from prover.service.inputs import check_readable, read_inputs
+    from prover.service.inputs import check_readable, count_inputs, read_inputs
 
     setup_logging(verbose)
     check_readable(inputs)
@@ -105,7 +105,10 @@ def check(
     if not quiet:
         from tqdm import tqdm
 
-        bar = tqdm(desc="checking", unit="proof", file=sys.stderr, dynamic_ncols=True, initial=len(done))
+        bar = tqdm(
+            desc="checking", unit="proof", file=sys.stderr, dynamic_ncols=True, initial=len(done),
+            total=count_inputs(inputs),
+        )
 
     def on_result(_: object) -> None:
         if bar is not None:

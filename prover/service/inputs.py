@@ -322,6 +322,21 @@ def read_statements(paths: list[Path]) -> dict[str, Expected]:
     return out
 
 
+def count_inputs(paths: list[Path]) -> int:
+    """How many proofs `read_inputs` will yield (for a progress bar's total): one pass over the files."""
+    total = 0
+    for path in paths:
+        if path.suffix == ".lean":
+            try:
+                total += max(1, len(theorem_names(path.read_text(encoding="utf-8"))))
+            except (OSError, UnicodeDecodeError):
+                total += 1
+            continue
+        with path.open("rb") as stream:
+            total += sum(1 for line in stream if line.strip())
+    return total
+
+
 def check_readable(paths: list[Path]) -> None:
     """Refuse (UsageError) inputs that do not exist, before anything starts."""
     if not paths:
