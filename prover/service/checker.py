@@ -181,16 +181,13 @@ class Checker:
         Raises:
             ReplStartError: the REPL cannot be started at all (an environment problem, not the proof's).
         """
-        started = time.monotonic()
-        try:
-            async with self._slots:
-                self.running += 1
-                try:
-                    result = await self._check(item, started)
-                finally:
-                    self.running -= 1
-        except asyncio.CancelledError:
-            raise
+        async with self._slots:
+            started = time.monotonic()  # the check's own time, not its wait for a slot
+            self.running += 1
+            try:
+                result = await self._check(item, started)
+            finally:
+                self.running -= 1
         self.stats.checked += 1
         self.stats.by_verdict[result.verdict] = self.stats.by_verdict.get(result.verdict, 0) + 1
         return result
