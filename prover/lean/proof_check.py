@@ -21,11 +21,13 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 
 from prover.config import LeanConfig
 from prover.errors import ReplError
 from prover.lean.env import ProofEnvironment
 from prover.lean.pool import ReplPool
+from prover.lean.protocol import Message
 from prover.lean.statement import Statement
 from prover.lean.verifier import check_in_env, check_proof_text
 from search.banned import BannedTokens
@@ -36,6 +38,15 @@ logger = logging.getLogger(__name__)
 
 # `Verification.messages` renders each REPL message as "LINE:COL: SEVERITY: DATA" (verifier `_render`).
 _RENDERED = re.compile(r"^(?P<line>\d+):(?P<col>\d+): (?P<sev>\w+): (?P<data>.*)$", re.S)
+
+
+def lean_messages(messages: Sequence[Message]) -> tuple[LeanMessage, ...]:
+    """Structured messages from the REPL's (`pos`, `endPos`: REPL/JSON.lean `Message`)."""
+    return tuple(
+        LeanMessage(m.pos.line, m.pos.column, m.severity, m.data, m.end_pos.line if m.end_pos else 0,
+                    m.end_pos.column if m.end_pos else 0)
+        for m in messages
+    )
 
 
 def parse_messages(rendered: tuple[str, ...]) -> tuple[LeanMessage, ...]:
@@ -94,7 +105,7 @@ class WarmProofChecker:
                 )
         except ReplError as exc:  # no worker, or the process died before the check: the candidate is not judged
             return CheckResult(False, f"repl_error: {exc}", (), code, time.monotonic() - started)
-        messages = parse_messages(verification.messages)
+        messages = lean_messages(verification.lean_messages) or parse_messages(verification.messages)
         reason = "" if verification.accepted else f"{verification.name}: {verification.details}"
         return CheckResult(verification.accepted, reason, messages, code, time.monotonic() - started)
 
