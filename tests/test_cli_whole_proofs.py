@@ -71,3 +71,33 @@ def test_model_kinds_in_the_wrong_flag_are_usage_errors():
         proof_config("x", "portfolio", None, None, 8, None, None, False, False)
     with pytest.raises(UsageError, match="unknown proof prompt format"):
         proof_config("x", "hf", None, "goedel", 8, None, None, False, False)
+
+
+def test_bench_run_whole_only_records_samples_and_reports_pass_at_k(chat_server, tmp_path):
+    import re
+
+    from tests.test_cli_bench import bench_args, samples_of
+
+    url, server = chat_server
+    original = server.answer
+
+    def answer(body):  # every problem gets `omega` under its own theorem, which proves only aime_1984_p1
+        name = re.search(r"theorem (\S+)", body["messages"][-1]["content"]).group(1)
+        server.replies = [f"```lean4\ntheorem {name} : X := by\n  omega\n```", "no proof today"]
+        return original(body)
+
+    server.answer = answer  # type: ignore[method-assign]
+    done = run_cli(*bench_args(tmp_path), "--proof-model", "Goedel-LM/Goedel-Prover-V2-8B", "--proof-generator",
+                   "openai", "--proof-model-args", f"base_url={url}", "--whole-only", "--proof-samples", "2",
+                   "--repair-rounds", "0")
+    assert done.returncode == 0, done.stderr
+    assert "whole pass@1" in done.stdout
+    samples = {s["id"]: s for s in samples_of(next(tmp_path.iterdir()))}
+    assert {k for k, s in samples.items() if s["status"] == "proved"} == {"aime_1984_p1"}
+    assert samples["aime_1984_p1"]["route"] == "whole"
+    outcomes = [w["outcome"] for w in samples["aime_1983_p2"]["whole_samples"]]
+    assert outcomes == ["failed", "rejected"] and samples["aime_1983_p2"]["whole_samples"][1]["reason"] == "no lean4 code block"
+    results = json.loads(next(next(tmp_path.iterdir()).glob("results_*.json")).read_text(encoding="utf-8"))
+    whole = results["results"]["minif2f-test"]["whole_proofs"]
+    assert whole["pass_at_k"]["1"] == 0.5 * 0.25 + 0 and whole["route_share"] == {"whole": 1.0}
+    assert results["config"]["proof_model"]["model"] == "Goedel-LM/Goedel-Prover-V2-8B"
