@@ -15,11 +15,13 @@ from prover.cli.app import bench_app
 from prover.cli.options import (
     GeneratorOpt,
     LeanProject,
+    CommandTimeoutOpt,
     ModelArgsOpt,
     ModelOpt,
     PromptFormatOpt,
     ReplCmd,
     VerboseOpt,
+    VerifyTimeoutOpt,
     agent_config,
     lean_config,
     setup_logging,
@@ -62,6 +64,8 @@ def bench_run(
     data: Annotated[Path | None, typer.Option("--data", help="Folder with the statement data (default: $PROVER_DATA, ../shared/benchmarks, or a pinned clone).")] = None,
     no_download: Annotated[bool, typer.Option("--no-download", help="Never clone statement data.")] = False,
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Run problems as Ray tasks: a cluster address (host:port, `auto`), or `local` for a new local cluster.")] = None,
+    command_timeout: CommandTimeoutOpt = 300.0,
+    verify_timeout: VerifyTimeoutOpt = 300.0,
     repl_cmd: ReplCmd = None,
     lean_project: LeanProject = None,
     no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
@@ -78,7 +82,8 @@ def bench_run(
     if ray_address is None and workers > cpus:
         # Each worker runs its own Lean process (several GB with Mathlib): more than one per CPU only thrashes.
         print(f"prover: warning: --workers {workers} is more than this machine's {cpus} CPUs", file=sys.stderr)
-    lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout)
+    lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout,
+        command_timeout=command_timeout, verify_timeout=verify_timeout)
     settings = BenchSettings(
         tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
         agent=agent_config(

@@ -46,6 +46,13 @@ PromptFormatOpt = Annotated[str | None, typer.Option("--prompt-format", help="Pr
 ModelArgsOpt = Annotated[
     list[str] | None, typer.Option("--model-args", help="Backend option key=value (repeatable, or comma-separated).")
 ]
+CommandTimeoutOpt = Annotated[
+    float,
+    typer.Option("--command-timeout", help="Seconds for one Lean command (the header import, a statement); clipped to the budget.", min=0.001),
+]
+VerifyTimeoutOpt = Annotated[
+    float, typer.Option("--verify-timeout", help="Seconds for the final check of a proof; clipped to the budget.", min=0.001)
+]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")]
 
 
