@@ -24,6 +24,7 @@ from prover.cli.options import (
     VerifyTimeoutOpt,
     agent_config,
     lean_config,
+    output_dir,
     setup_logging,
 )
 from prover.errors import UsageError
@@ -102,10 +103,11 @@ def bench_run(
         resume=resume,
         retry_errors=retry_errors,
         log_samples=log_samples,
-        total_budget_s=parse_duration(total_budget) if total_budget else None,
+        total_budget_s=parse_duration(total_budget) if total_budget is not None else None,
         ray_address=ray_address,
         download=not no_download,
     )
+    output_dir(output_path, "--output-path")
     bar = _SweepBar()
     try:
         records, summary = asyncio.run(
