@@ -107,14 +107,17 @@ async def run_sweep_ray(
     Raises:
         EnvironmentProblem: ray is not installed, or an actor's prove function reported one.
     """
+    if address is not None:
+        await asyncio.to_thread(check_reachable, address)
     ray = _import_ray()
     if not ray.is_initialized():
-        if address is not None:
-            await asyncio.to_thread(check_reachable, address)
         try:
             ray.init(address=address, **dict(init_kwargs or {}))
-        except ConnectionError as exc:  # `auto` with no cluster running here
-            raise EnvironmentProblem(f"Ray: {exc}", fix="start one with `ray start --head`, or use --ray-address local") from None
+        except Exception as exc:  # `auto` with no cluster running here, a local cluster whose raylet did not start
+            raise EnvironmentProblem(
+                f"Ray could not join or start a cluster: {exc}",
+                fix="start one with `ray start --head`, or use --ray-address local",
+            ) from None
     options = {"num_cpus": 1, "max_restarts": 3, **dict(actor_options or {}), "max_concurrency": per_actor}
     if actors is None:
         cpus = ray.cluster_resources().get("CPU", 1)
