@@ -371,22 +371,20 @@ async def _cached_proof(
 
 
 def _errored(statement: str, error: str, started: float, versions: Versions) -> ProofResult:
-    return ProofResult(
-        status=ProofStatus.ERROR,
-        statement=statement,
-        stop_reason="error",
-        error=error,
-        stats=ProofStats(seconds_total=time.monotonic() - started),
-        versions=versions,
-    )
+    return _ended(ProofStatus.ERROR, statement, error, started, versions)
 
 
 def _timed_out(statement: str, why: str, started: float, versions: Versions) -> ProofResult:
+    return _ended(ProofStatus.TIMEOUT, statement, why, started, versions)
+
+
+def _ended(status: ProofStatus, statement: str, error: str, started: float, versions: Versions) -> ProofResult:
+    """A result with no search behind it (the search could not start, or the budget ran out first)."""
     return ProofResult(
-        status=ProofStatus.TIMEOUT,
+        status=status,
         statement=statement,
-        stop_reason="timeout",
-        error=why,
+        stop_reason=status.value,
+        error=error,
         stats=ProofStats(seconds_total=time.monotonic() - started),
         versions=versions,
     )
