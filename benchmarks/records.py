@@ -428,6 +428,7 @@ class RunRecords:
         self._selected: dict[str, dict[str, str]] = {}  # task -> id -> statement_sha256 of the problems run now
         self._repaired: set[str] = set()
         self._lock = threading.Lock()
+        self._checkpoint_lock = threading.Lock()
         self._lock_fd: int | None = None
 
     # -- opening --
@@ -597,7 +598,8 @@ class RunRecords:
             }
 
     def write_sample(self, task: str, record: Mapping[str, Any]) -> bool:
-        """Append one sample line. A second line for an id is written only over an `error` line (a retry).
+        """Append one sample line. A second line for an id is written only over an `error` line (a retry) or
+        over a line made for another statement (the problem changed since).
 
         Returns:
             False (and writes nothing) when the id is already recorded.
@@ -728,7 +730,8 @@ class RunRecords:
 
     def checkpoint(self) -> None:
         """Save the run's evaluation seconds so far (atomically), so that a resume after a kill counts them."""
-        write_json_atomic(self.elapsed_path, {"total_evaluation_time_seconds": round(self.seconds, 3)}, indent=None)
+        with self._checkpoint_lock:  # a sweep's ticker thread and `write_results` share the temporary file name
+            write_json_atomic(self.elapsed_path, {"total_evaluation_time_seconds": round(self.seconds, 3)}, indent=None)
 
     def _checkpointed(self) -> float:
         try:

@@ -195,8 +195,9 @@ class _Sweep:
         done = {task: records.done_ids(task, retry_errors=retry_errors, current=current[task]) for task in per_task}
         self.todo = [p for p in problems if p.id not in done[p.task]]
         for task in per_task:
-            changed = sorted(set(records.statuses(task)) & set(current[task]) - done[task])
-            changed = [i for i in changed if not (retry_errors and records.statuses(task)[i] == ProofStatus.ERROR.value)]
+            recorded = records.statuses(task)
+            retried = ProofStatus.ERROR.value if retry_errors else None
+            changed = sorted(i for i in current[task] if i in recorded and i not in done[task] and recorded[i] != retried)
             if changed:
                 logger.warning(
                     "%s: %d problems changed since they were recorded (%s); proving them again",

@@ -13,9 +13,9 @@ import typer
 
 from prover.cli.app import bench_app
 from prover.cli.options import (
+    CommandTimeoutOpt,
     GeneratorOpt,
     LeanProject,
-    CommandTimeoutOpt,
     ModelArgsOpt,
     ModelOpt,
     PromptFormatOpt,
@@ -119,6 +119,7 @@ def bench_run(
     from benchmarks.report import markdown_table
 
     results, samples = load_run(records.run_dir, records.stamp)
+    samples = {task: records.samples(task) for task in samples}  # the lines of the problems run now, as they are now
     for line in summary_lines(summary):
         print(line, file=sys.stderr)
     print(markdown_table(results, samples))

@@ -13,9 +13,9 @@ import typer
 
 from prover.cli.app import EXIT_ENVIRONMENT, EXIT_NOT_PROVED, EXIT_PROVED, app
 from prover.cli.options import (
+    CommandTimeoutOpt,
     GeneratorOpt,
     LeanProject,
-    CommandTimeoutOpt,
     ModelArgsOpt,
     ModelOpt,
     PromptFormatOpt,
