@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from prover.config import DEFAULT_HEADER, LeanConfig
 from prover.errors import ProverError, ReplError, ReplStartError, StatementError, UsageError
@@ -23,7 +24,7 @@ from prover.lean.env import ProofEnvironment
 from prover.lean.pool import ReplPool
 from prover.lean.project import read_versions
 from prover.lean.statement import Statement, split_header
-from prover.lean.verifier import Verification, verify_proof
+from prover.lean.verifier import Verdict, Verification, verify_proof
 from prover.models import TacticGenerator, build_generator
 from prover.results import ProofResult, ProofStats, ProofStatus, ProofStep, Versions
 from prover.strategies import ProofModelConfig, build_proof_policy, policy_stats, run_hybrid, whole_samples
@@ -36,8 +37,43 @@ from search.scheduler import ScheduleResult
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # Training data keeps at most this many rejected tactics per problem (the tree can hold tens of thousands).
 MAX_FAILED_STEPS = 256
+
+# The final check's share of a problem's budget, kept back from the search (out of the budget, never on top of
+# it) so that a proof found late can still be verified before the budget ends.
+VERIFY_RESERVE_FRACTION = 0.2
+VERIFY_RESERVE_MAX_S = 120.0
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One problem's wall-clock end (`time.monotonic()`): every Lean wait is clipped to what is left of it."""
+
+    end: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def search_end(self, budget_s: float) -> float:
+        """Where the search stops: the end less the final check's reserve."""
+        return self.end - min(VERIFY_RESERVE_FRACTION * budget_s, VERIFY_RESERVE_MAX_S)
+
+    def clip(self, lean: LeanConfig) -> LeanConfig:
+        """`lean` with its command and verify timeouts cut to the time left."""
+        left = max(self.left(), 0.001)
+        return replace(lean, command_timeout=min(lean.command_timeout, left), verify_timeout=min(lean.verify_timeout, left))
+
+    async def run(self, awaitable: Awaitable[T]) -> T:
+        """Await within the time left; raises TimeoutError (and cancels the wait) when it runs out."""
+        async with asyncio.timeout(self.left()):
+            return await awaitable
 
 
 @dataclass(frozen=True)
@@ -109,8 +145,7 @@ class Agent:
         self.versions = read_versions(config.lean.project_dir)
         self._generator = generator
         self._proof_policy = proof_policy
-        self._pools: dict[str, ReplPool] = {}
-        self._pool_locks: dict[str, asyncio.Lock] = {}
+        self._pools: dict[str, asyncio.Task[ReplPool]] = {}
         self._stack = AsyncExitStack()
         self._cache: ProofCache | None = None
 
@@ -134,6 +169,9 @@ class Agent:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for task in self._pools.values():
+            task.cancel()  # a header import still under way
+        await asyncio.gather(*self._pools.values(), return_exceptions=True)
         await self._stack.aclose()
 
     @property
@@ -143,16 +181,17 @@ class Agent:
         return self._generator
 
     async def pool(self, imports: str) -> ReplPool:
-        """The warm pool for a header's import lines (see `split_header`), started on first use."""
-        # One lock per header: starting a pool imports Mathlib (a minute or more), which must not hold up
-        # problems whose pool is already warm or whose header differs.
-        async with self._pool_locks.setdefault(imports, asyncio.Lock()):
-            pool = self._pools.get(imports)
-            if pool is None:
-                pool = ReplPool(self.config.lean, imports)
-                await self._stack.enter_async_context(pool)
-                self._pools[imports] = pool
-            return pool
+        """The warm pool for a header's import lines (see `split_header`), started on first use.
+
+        The start (importing Mathlib: a minute or more) runs as its own task, one per header: a problem that stops
+        waiting for it (its budget ran out) leaves it running for the next problems, and problems whose pool is
+        warm or whose header differs never wait on it. A start that failed is tried again by the next caller.
+        """
+        task = self._pools.get(imports)
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = asyncio.ensure_future(self._stack.enter_async_context(ReplPool(self.config.lean, imports)))
+            self._pools[imports] = task
+        return await asyncio.shield(task)
 
     async def prove(
         self,
@@ -184,7 +223,7 @@ class Agent:
         config = self.config
         search_config = config.search if budget_s is None else replace(config.search, budget_s=budget_s)
         started = time.monotonic()
-        deadline = started + search_config.budget_s
+        deadline = Deadline(started + search_config.budget_s)
         parsed = Statement.parse(statement)
         versions = self.versions
         clock = _Clock()
@@ -194,9 +233,15 @@ class Agent:
 
         async def verify(proof: tuple[str, ...]) -> Verification:
             t0 = time.monotonic()
-            verification = await verify_proof(
-                parsed, proof, header=header, config=config.lean, banned=search_config.banned, allowed_axioms=allowed
-            )
+            try:
+                verification = await deadline.run(
+                    verify_proof(
+                        parsed, proof, header=header, config=deadline.clip(config.lean), banned=search_config.banned,
+                        allowed_axioms=allowed,
+                    )
+                )
+            except TimeoutError:
+                verification = Verification(Verdict.TIMEOUT, "the budget ran out during the final check", seconds=time.monotonic() - t0)
             clock.verify += time.monotonic() - t0
             return verification
 
@@ -215,10 +260,15 @@ class Agent:
                 )
 
         imports, preamble = split_header(header)
-        pool = await self.pool(imports)
+        try:
+            pool = await deadline.run(self.pool(imports))
+        except TimeoutError:
+            return _timed_out(statement, "the header import did not finish within the budget", started, versions)
         env = ProofEnvironment(pool, parsed, tactic_timeout=search_config.tactic_timeout, preamble=preamble)
         try:
-            root = await env.start()
+            root = await deadline.run(env.start())
+        except TimeoutError:
+            return _timed_out(statement, "the statement did not elaborate within the budget", started, versions)
         except (StatementError, ReplStartError):
             raise  # bad input, or a REPL that cannot start at all: it would fail the same way on every problem
         except ReplError as exc:
@@ -237,7 +287,8 @@ class Agent:
                 scheduled, _ = await run_hybrid(
                     statement=parsed, header=header, informal=informal, pool=pool, env=env, lean=config.lean,
                     search_config=search_config, tactic_policy=self.generator, proof_policy=self._proof_policy,
-                    proof_config=config.proof, deadline=deadline, verify=accept, allowed_axioms=allowed,
+                    proof_config=config.proof, deadline=deadline.search_end(search_config.budget_s), verify=accept,
+                    allowed_axioms=allowed,
                 )
             except ProverError as exc:
                 logger.warning("hybrid routes stopped by an infrastructure fault: %s", exc)
@@ -254,7 +305,7 @@ class Agent:
                 root,
                 search_config,
                 theorem_name=parsed.name,
-                deadline=deadline,
+                deadline=deadline.search_end(search_config.budget_s),
                 accept=accept,
                 on_progress=on_progress,
             )
@@ -353,10 +404,19 @@ async def _cached_proof(
 
 
 def _errored(statement: str, error: str, started: float, versions: Versions) -> ProofResult:
+    return _ended(ProofStatus.ERROR, statement, error, started, versions)
+
+
+def _timed_out(statement: str, why: str, started: float, versions: Versions) -> ProofResult:
+    return _ended(ProofStatus.TIMEOUT, statement, why, started, versions)
+
+
+def _ended(status: ProofStatus, statement: str, error: str, started: float, versions: Versions) -> ProofResult:
+    """A result with no search behind it (the search could not start, or the budget ran out first)."""
     return ProofResult(
-        status=ProofStatus.ERROR,
+        status=status,
         statement=statement,
-        stop_reason="error",
+        stop_reason=status.value,
         error=error,
         stats=ProofStats(seconds_total=time.monotonic() - started),
         versions=versions,

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records import latest_per_id, read_jsonl, samples_files
+from benchmarks.records import latest_per_id, read_samples, samples_files
 from prover.errors import UsageError
 from prover.lean.statement import Statement
 
@@ -69,8 +69,13 @@ def annotate(steps: Sequence[Mapping[str, Any]]) -> list[str]:
     for step in steps:
         lines.append(str(step["tactic"]))
         after = str(step.get("state_after") or "no goals")
-        lines.append("/- " + after.replace("-/", "- /") + " -/")
+        lines.append("/- " + defuse_comment(after) + " -/")
     return lines
+
+
+def defuse_comment(text: str) -> str:
+    """`text` made safe inside `/- … -/`: Lean's block comments nest, so `/-` would open one and `-/` close one."""
+    return text.replace("-/", "- /").replace("/-", "/ -")
 
 
 def _with_proof(statement: str, lines: Sequence[str]) -> str:
@@ -197,7 +202,7 @@ class _Writer:
 def _samples(run_dir: Path) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
     """(task, stamp, samples) for every samples file of the run directory (each stamp is one run)."""
     for task, stamp, path in samples_files(run_dir):
-        yield task, stamp, latest_per_id(read_jsonl(path))
+        yield task, stamp, latest_per_id(read_samples(path))
 
 
 def export_training_data(

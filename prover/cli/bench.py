@@ -13,6 +13,7 @@ import typer
 
 from prover.cli.app import bench_app
 from prover.cli.options import (
+    CommandTimeoutOpt,
     GeneratorOpt,
     LeanProject,
     ModelArgsOpt,
@@ -28,9 +29,11 @@ from prover.cli.options import (
     ProofSamplesOpt,
     RepairRoundsOpt,
     WholeOnlyOpt,
+    VerifyTimeoutOpt,
     agent_config,
     proof_config,
     lean_config,
+    output_dir,
     setup_logging,
 )
 from prover.errors import UsageError
@@ -79,6 +82,8 @@ def bench_run(
     data: Annotated[Path | None, typer.Option("--data", help="Folder with the statement data (default: $PROVER_DATA, ../shared/benchmarks, or a pinned clone).")] = None,
     no_download: Annotated[bool, typer.Option("--no-download", help="Never clone statement data.")] = False,
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Run problems as Ray tasks: a cluster address (host:port, `auto`), or `local` for a new local cluster.")] = None,
+    command_timeout: CommandTimeoutOpt = 300.0,
+    verify_timeout: VerifyTimeoutOpt = 300.0,
     repl_cmd: ReplCmd = None,
     lean_project: LeanProject = None,
     no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
@@ -95,7 +100,8 @@ def bench_run(
     if ray_address is None and workers > cpus:
         # Each worker runs its own Lean process (several GB with Mathlib): more than one per CPU only thrashes.
         print(f"prover: warning: --workers {workers} is more than this machine's {cpus} CPUs", file=sys.stderr)
-    lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout)
+    lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout,
+        command_timeout=command_timeout, verify_timeout=verify_timeout)
     settings = BenchSettings(
         tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
         agent=agent_config(
@@ -118,10 +124,11 @@ def bench_run(
         resume=resume,
         retry_errors=retry_errors,
         log_samples=log_samples,
-        total_budget_s=parse_duration(total_budget) if total_budget else None,
+        total_budget_s=parse_duration(total_budget) if total_budget is not None else None,
         ray_address=ray_address,
         download=not no_download,
     )
+    output_dir(output_path, "--output-path")
     bar = _SweepBar()
     try:
         records, summary = asyncio.run(
@@ -133,6 +140,7 @@ def bench_run(
     from benchmarks.report import markdown_table
 
     results, samples = load_run(records.run_dir, records.stamp)
+    samples = {task: records.samples(task) for task in samples}  # the lines of the problems run now, as they are now
     for line in summary_lines(summary):
         print(line, file=sys.stderr)
     print(markdown_table(results, samples))

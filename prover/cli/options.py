@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -47,6 +48,13 @@ PromptFormatOpt = Annotated[str | None, typer.Option("--prompt-format", help="Pr
 ModelArgsOpt = Annotated[
     list[str] | None, typer.Option("--model-args", help="Backend option key=value (repeatable, or comma-separated).")
 ]
+CommandTimeoutOpt = Annotated[
+    float,
+    typer.Option("--command-timeout", help="Seconds for one Lean command (the header import, a statement); clipped to the budget.", min=0.001),
+]
+VerifyTimeoutOpt = Annotated[
+    float, typer.Option("--verify-timeout", help="Seconds for the final check of a proof; clipped to the budget.", min=0.001)
+]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")]
 
 # Whole-proof options (issue 11), shared by `prove` and `bench run`.
@@ -72,11 +80,16 @@ WholeOnlyOpt = Annotated[
 ]
 
 
+# A comma separates two options only where a new `key=` follows, so that a value may itself be a comma-separated
+# list: `tactics=norm_num,linarith,temperature=1.2` is {tactics: "norm_num,linarith", temperature: "1.2"}.
+_NEXT_KEY = re.compile(r",(?=\s*[A-Za-z_][\w.\-]*\s*=)")
+
+
 def parse_key_values(items: list[str] | None) -> dict[str, str]:
-    """`["a=1,b=2", "c=3"]` → `{"a": "1", "b": "2", "c": "3"}`; a malformed item is a usage error."""
+    """`["a=1,b=2", "c=x,y"]` → `{"a": "1", "b": "2", "c": "x,y"}`; a malformed item is a usage error."""
     out: dict[str, str] = {}
     for item in items or []:
-        for part in item.split(","):
+        for part in _NEXT_KEY.split(item):
             if not part.strip():
                 continue
             key, sep, value = part.partition("=")
@@ -84,6 +97,19 @@ def parse_key_values(items: list[str] | None) -> dict[str, str]:
                 raise UsageError(f"--model-args expects key=value, got {part!r}")
             out[key.strip()] = value.strip()
     return out
+
+
+def output_dir(path: Path, option: str) -> Path:
+    """A folder a command writes into, created if missing; a file in its place or one it cannot create is bad input."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot create it ({exc.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path} is not writable")
+    return path
 
 
 def lean_config(repl_cmd: str | None, lean_project: Path | None, **changes: Any) -> LeanConfig:

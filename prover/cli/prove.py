@@ -13,6 +13,7 @@ import typer
 
 from prover.cli.app import EXIT_ENVIRONMENT, EXIT_NOT_PROVED, EXIT_PROVED, app
 from prover.cli.options import (
+    CommandTimeoutOpt,
     GeneratorOpt,
     LeanProject,
     ModelArgsOpt,
@@ -28,6 +29,7 @@ from prover.cli.options import (
     ProofSamplesOpt,
     RepairRoundsOpt,
     WholeOnlyOpt,
+    VerifyTimeoutOpt,
     agent_config,
     proof_config,
     lean_config,
@@ -131,6 +133,8 @@ def prove(
     tactic_timeout: Annotated[float, typer.Option("--tactic-timeout", help="Seconds per tactic before the REPL is restarted.", min=0.1)] = 10.0,
     temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature.", min=0.0)] = 1.1,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    command_timeout: CommandTimeoutOpt = 300.0,
+    verify_timeout: VerifyTimeoutOpt = 300.0,
     repl_cmd: ReplCmd = None,
     lean_project: LeanProject = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object (status, proof, statement, stats, versions).")] = False,
@@ -150,7 +154,8 @@ def prove(
     setup_logging(verbose)
     text, head = _read_statement(statement, file, theorem, header)
     config = agent_config(
-        lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout),
+        lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout,
+        command_timeout=command_timeout, verify_timeout=verify_timeout),
         SearchConfig(
             budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
             temperature=temperature, tactic_timeout=tactic_timeout,
