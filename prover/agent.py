@@ -199,7 +199,13 @@ class Agent:
 
         imports, preamble = split_header(header)
         pool = await self.pool(imports)
-        env = ProofEnvironment(pool, parsed, tactic_timeout=search_config.tactic_timeout, preamble=preamble)
+        env = ProofEnvironment(
+            pool,
+            parsed,
+            tactic_timeout=search_config.tactic_timeout,
+            preamble=preamble,
+            timeout_retries=config.lean.timeout_rechecks,
+        )
         try:
             root = await env.start()
         except (StatementError, ReplStartError):
@@ -376,6 +382,7 @@ def _to_proof_result(
         steps=tuple(_path_steps(result)) if proved else (),
         failed_steps=tuple(_failed_steps(result)),
         versions=versions,
+        limitations=tuple(env.limitations.values()),
     )
 
 

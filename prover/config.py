@@ -85,6 +85,10 @@ class LeanConfig:
         max_proof_states: recycle a process after it has created this many proof states.
         lean_num_threads: `LEAN_NUM_THREADS` for each process (None: Lean's default).
         acquire_timeout: seconds to wait for a free pooled worker.
+        timeout_rechecks: per problem, how many tactics that timed out are re-run once in command mode under
+            `verify_timeout` (the closing step's kernel check of the whole proof counts against the tactic timeout in
+            tactic mode, REPL/Main.lean:182-225; notes/real-repl-behaviour.md F5). A tactic that really loops costs
+            that much more, hence a small number.
         max_response_mb: the largest answer accepted from a REPL (an infotree or a trace can reach tens of MB; a
             process that writes more without ending its answer is killed: "response too large").
     """
@@ -101,6 +105,7 @@ class LeanConfig:
     lean_num_threads: int | None = 1
     acquire_timeout: float = 600.0
     max_response_mb: int = 512
+    timeout_rechecks: int = 1
 
     def repl_argv(self) -> list[str]:
         """The argv that starts one REPL process."""

@@ -351,6 +351,7 @@ class ScenarioRepl:
         self.header_delay = header_delay
         # REPL/Main.lean State: env ids and proof-state ids index two ever-growing arrays.
         self.envs: list[FakeEnv] = []
+        self.sorried: list[str] = []  # goals closed by `sorry` in the command being elaborated
         self.states: list[dict[str, Any]] = []  # proof-state id -> {"goals", "sorry", "sub", "env"}
 
     def new_state(self, goals: list[str], env: FakeEnv, *, sorry: bool = False, sub: bool = False) -> int:
@@ -522,12 +523,16 @@ class ScenarioRepl:
             decls[name] = True
             return
         tactics = split_tactics(proof[2:] if proof.startswith("by") else "")
+        self.sorried = []
         error, used_sorry = self.check_proof(goals, tactics, building)
         if error is None and name in self.verify_fails:
             error = f"(kernel) declaration type mismatch, '{name}' does not check (fake REPL verify_fails)"
         if error is not None:
             messages.append(_msg("error", error, line_of_proof, 0))
             return  # the failed declaration is not added
+        for goal in self.sorried:  # REPL/Main.lean:312: every sorry of the command gets a proof state
+            ps = self.new_state([goal], before)
+            sorries.append({"proofState": ps, "pos": _pos(line_of_proof, 0), "goal": goal, "endPos": _pos(line_of_proof, 5)})
         if used_sorry:
             messages.append(_msg("warning", SORRY_WARNING, *name_pos))
         decls[name] = used_sorry
@@ -546,7 +551,12 @@ class ScenarioRepl:
                 entry = {k: v for k, v in entry.items() if k != "fault"} or None
             if entry is None:
                 if tactic.strip() == "sorry" and goals:
+                    self.sorried.append(goals[0])
                     goals, used_sorry = goals[1:], True
+                    continue
+                if tactic.strip() == "all_goals sorry":  # a no-op without goals
+                    self.sorried.extend(goals)
+                    goals, used_sorry = [], used_sorry or bool(goals)
                     continue
                 return f"unknown tactic {tactic.strip()!r}", used_sorry
             missing = env.missing(list(entry.get("needs", [])))
