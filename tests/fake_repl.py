@@ -649,6 +649,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--fault-at", action="append", default=[], metavar="N:KIND", help="inject a fault at request N")
     parser.add_argument("--header-delay", type=float, default=0.0, help="seconds an env-less command takes")
     parser.add_argument("--log", type=Path, help="append every query read (JSON lines, with this pid)")
+    parser.add_argument("--stdout-noise", help="print this (and a blank line) on stdout first, as a `lake env` could")
     parser.add_argument("--wrap", action="store_true", help="run as a child of this process, like `lake env repl`")
     args = parser.parse_args(argv)
     if args.wrap:
@@ -666,6 +667,9 @@ def main(argv: list[str]) -> int:
         spec = json.loads(args.scenario.read_text(encoding="utf-8")) if args.scenario else {}
         repl = ScenarioRepl(spec, args.header_delay)
     log = args.log.open("a", encoding="utf-8") if args.log else None
+    if args.stdout_noise:
+        sys.stdout.buffer.write(args.stdout_noise.encode("utf-8") + b"\n\n")
+        sys.stdout.buffer.flush()
     stdin = sys.stdin.buffer
     count = 0
     while True:

@@ -145,6 +145,8 @@ class _ReplProtocol(asyncio.SubprocessProtocol):
     def __init__(self, loop: asyncio.AbstractEventLoop, max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
         self.max_bytes = max_bytes
         self.too_large = False  # an answer outgrew max_bytes: the stream is dropped and the process must die
+        self.started = False  # the first answer's `{` was seen: before it, stdout may carry lake's own lines
+        self.noise = b""
         self.buf = bytearray()
         self.scan = 0  # where the next search for b"\n\n" starts
         self.waiter: asyncio.Future[bytes] | None = None
@@ -160,7 +162,10 @@ class _ReplProtocol(asyncio.SubprocessProtocol):
             if self.too_large:
                 return
             self.buf += data
-            self.deliver()
+            if not self.started:
+                self.skip_noise()
+            if self.started:
+                self.deliver()
             if len(self.buf) > self.max_bytes:
                 self.too_large = True
                 self.buf.clear()
@@ -172,6 +177,19 @@ class _ReplProtocol(asyncio.SubprocessProtocol):
             self.stderr_total += len(data)
             if len(self.stderr) > 2 * STDERR_TAIL_BYTES:
                 del self.stderr[:-STDERR_TAIL_BYTES]
+
+    def skip_noise(self) -> None:
+        """Drop what precedes the first answer: every answer is a JSON object printed from the start of a line
+        (REPL/Main.lean `loop`), and `lake env` shares the REPL's stdout, so a line Lake prints before it spawns
+        the REPL (e.g. while it re-elaborates a changed lakefile) would otherwise break the first frame."""
+        start = 0 if self.buf.startswith(b"{") else self.buf.find(b"\n{") + 1
+        if start == 0 and not self.buf.startswith(b"{"):
+            return  # no answer begins yet
+        if start:
+            self.noise = bytes(self.buf[:start])
+            logger.debug("dropped %d bytes on stdout before the first answer: %r", start, self.noise[:200])
+            del self.buf[:start]
+        self.started = True
 
     def deliver(self) -> None:
         """Hand complete frames to the waiter (after dropping frames owed to cancelled requests)."""
@@ -513,7 +531,8 @@ class ReplProcess:
         else:
             stdin.write(body)  # no 1 MB copy just to append the blank line
             stdin.write(b"\n\n")
-        proto.deliver()  # a response may already sit in the buffer (only after a cancelled request)
+        if proto.started:
+            proto.deliver()  # a response may already sit in the buffer (only after a cancelled request)
         alarm = _Alarm(self, fut, loop.time() + timeout)
         try:
             return await fut
