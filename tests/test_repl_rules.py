@@ -198,3 +198,22 @@ def test_a_step_command_mode_also_rejects_stays_an_error() -> None:
 
     result = run(go())
     assert isinstance(result, LeanError) and "2 goals" in result.error
+
+
+# ------------------------------------------------------------------------------- F10: the default header
+
+
+def test_the_default_header_is_exactly_the_minif2f_files_header() -> None:
+    """yangky11/miniF2F-lean4 @5746b7d: every file opens with the same six lines, the last one blank; a bare
+    statement and a MiniF2F problem must get the same proof-cache key."""
+    from conftest import shared_benchmarks_dir, shared_file
+    from prover.agent import cache_key
+    from prover.config import DEFAULT_HEADER
+    from prover.lean.statement import split_file
+    from prover.results import Versions
+
+    source = shared_file(shared_benchmarks_dir() / "minif2f-lean4-yangky11" / "Test" / "mathd_numbertheory_229.lean", "MiniF2F")
+    header, text = split_file(source.read_text(encoding="utf-8"), "mathd_numbertheory_229")
+    assert header == DEFAULT_HEADER
+    versions = Versions(lean="v4.24.0", mathlib="v4.24.0")
+    assert cache_key(versions, header, Statement.parse(text)) == cache_key(versions, DEFAULT_HEADER, Statement.parse(text))

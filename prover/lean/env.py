@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from prover.config import TACTIC_MODE_HEARTBEATS
 from prover.errors import ReplCrashError, ReplTimeoutError, StatementError
