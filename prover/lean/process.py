@@ -44,6 +44,15 @@ import psutil
 
 from prover.config import LeanConfig
 from prover.errors import ReplCrashError, ReplStartError, ReplTimeoutError
+from prover.lean.stream import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Eof,
+    OutOfMemory,
+    ReplProtocol,
+    Timeout,
+    TooLarge,
+    widen_pipes,
+)
 from prover.lean.protocol import (
     CommandRequest,
     CommandResponse,
@@ -62,11 +71,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TACTIC_TIMEOUT = 10.0
 DEFAULT_COMMAND_TIMEOUT = 300.0
-STDERR_TAIL_BYTES = 16 * 1024
 RSS_CHECK_INTERVAL = 1.0  # seconds between RSS samples (psutil over a process tree costs ~0.1-1 ms)
 EXIT_GRACE = 2.0  # seconds to wait for the exit status after stdout closed, before killing the group
 LAUNCHER = Path(__file__).with_name("launch.py")  # the exec wrapper that sets limits (no preexec_fn)
-DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024 * 1024
 
 # ------------------------------------------------------------------------------------- orphan safety
 
@@ -101,139 +108,6 @@ def _resolve(program: str, cwd: Path, env: Mapping[str, str]) -> str | None:
     return shutil.which(program, path=env.get("PATH", os.defpath))
 
 
-# --------------------------------------------------------------------------------------- the pipes
-
-_F_SETPIPE_SZ = 1031  # Linux fcntl: a pipe's capacity
-PIPE_BYTES = 1 << 20
-
-
-def _widen_pipes(transport: asyncio.SubprocessTransport) -> None:
-    """Raise stdin/stdout pipe capacity from 64 KiB to 1 MiB where Linux allows (fs.pipe-max-size): a 1 MB
-    request or a big answer then crosses in a few system calls instead of one event-loop wakeup per 64 KiB."""
-    if not sys.platform.startswith("linux"):
-        return
-    import fcntl
-
-    for fd in (0, 1):
-        pipe = transport.get_pipe_transport(fd)
-        handle = None if pipe is None else pipe.get_extra_info("pipe")
-        if handle is None:
-            continue
-        with contextlib.suppress(OSError, ValueError):  # ValueError: closed already (the child exited at once)
-            fcntl.fcntl(handle.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
-
-
-class _Timeout(Exception):
-    pass
-
-
-class _Eof(Exception):
-    pass
-
-
-class _OutOfMemory(Exception):
-    pass
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class _ReplProtocol(asyncio.SubprocessProtocol):
-    """Collects stdout into frames (one per blank-line-terminated response) and keeps stderr's tail."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self.too_large = False  # an answer outgrew max_bytes: the stream is dropped and the process must die
-        self.started = False  # the first answer's `{` was seen: before it, stdout may carry lake's own lines
-        self.noise = b""
-        self.buf = bytearray()
-        self.scan = 0  # where the next search for b"\n\n" starts
-        self.waiter: asyncio.Future[bytes] | None = None
-        self.discard = 0  # responses still owed to requests whose caller was cancelled
-        self.stdout_eof = False
-        self.stderr = bytearray()
-        self.stderr_total = 0
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self.closed: asyncio.Future[None] = loop.create_future()
-
-    def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
-        if fd == 1:
-            if self.too_large:
-                return
-            self.buf += data
-            if not self.started:
-                self.skip_noise()
-            if self.started:
-                self.deliver()
-            if len(self.buf) > self.max_bytes:
-                self.too_large = True
-                self.buf.clear()
-                waiter = self.waiter
-                if waiter is not None and not waiter.done():
-                    waiter.set_exception(_TooLarge())
-        else:
-            self.stderr += data
-            self.stderr_total += len(data)
-            if len(self.stderr) > 2 * STDERR_TAIL_BYTES:
-                del self.stderr[:-STDERR_TAIL_BYTES]
-
-    def skip_noise(self) -> None:
-        """Drop what precedes the first answer: every answer is a JSON object printed from the start of a line
-        (REPL/Main.lean `loop`), and `lake env` shares the REPL's stdout, so a line Lake prints before it spawns
-        the REPL (e.g. while it re-elaborates a changed lakefile) would otherwise break the first frame."""
-        start = 0 if self.buf.startswith(b"{") else self.buf.find(b"\n{") + 1
-        if start == 0 and not self.buf.startswith(b"{"):
-            return  # no answer begins yet
-        if start:
-            self.noise = bytes(self.buf[:start])
-            logger.debug("dropped %d bytes on stdout before the first answer: %r", start, self.noise[:200])
-            del self.buf[:start]
-        self.started = True
-
-    def deliver(self) -> None:
-        """Hand complete frames to the waiter (after dropping frames owed to cancelled requests)."""
-        while True:
-            waiter = self.waiter
-            if self.discard == 0 and (waiter is None or waiter.done()):
-                return
-            end = self.buf.find(b"\n\n", self.scan)
-            if end < 0:
-                self.scan = max(0, len(self.buf) - 1)
-                return
-            frame = bytes(self.buf[:end])
-            del self.buf[: end + 2]
-            self.scan = 0
-            if self.discard:
-                self.discard -= 1
-                continue
-            self.waiter = None
-            assert waiter is not None
-            waiter.set_result(frame)
-            return
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd == 1:
-            self.stdout_eof = True
-            waiter = self.waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(_Eof())
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def stderr_tail(self) -> str:
-        tail = bytes(self.stderr[-STDERR_TAIL_BYTES:]).decode("utf-8", errors="replace")
-        if self.stderr_total > len(tail):
-            return f"[… {self.stderr_total - len(tail)} earlier bytes of stderr dropped]\n" + tail
-        return tail
-
-
 _SMALL_WRITE = 64 * 1024
 
 
@@ -259,10 +133,10 @@ class _Alarm:
             return
         loop = asyncio.get_running_loop()
         if loop.time() >= self._deadline:
-            fut.set_exception(_Timeout())
+            fut.set_exception(Timeout())
             return
         if repl.max_rss_mb is not None and repl._check_rss():
-            fut.set_exception(_OutOfMemory())
+            fut.set_exception(OutOfMemory())
             return
         self._handle = self._schedule(loop)
 
@@ -332,7 +206,7 @@ class ReplProcess:
         self._lean_num_threads = lean_num_threads
         self._memory_limit_mb = memory_limit_mb
         self._transport: asyncio.SubprocessTransport | None = None
-        self._proto: _ReplProtocol | None = None
+        self._proto: ReplProtocol | None = None
         self._stdin: asyncio.WriteTransport | None = None
         self._lock = asyncio.Lock()
         self._dead = False  # killed, crashed, or closed: no more requests
@@ -424,7 +298,7 @@ class ReplProcess:
             )
         try:
             transport, proto = await loop.subprocess_exec(
-                lambda: _ReplProtocol(loop, self.max_response_bytes),
+                lambda: ReplProtocol(loop, self.max_response_bytes),
                 *_launch_argv(self.argv, limit),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
@@ -440,7 +314,7 @@ class ReplProcess:
         assert isinstance(stdin, asyncio.WriteTransport)
         self._stdin = stdin
         self.pid = transport.get_pid()
-        _widen_pipes(transport)
+        widen_pipes(transport)
         _LIVE_GROUPS.add(self.pid)  # start_new_session: the group id is the pid
         logger.debug("%s: started pid %d: %s", self.name, self.pid, shlex.join(self.argv))
 
@@ -536,12 +410,12 @@ class ReplProcess:
         alarm = _Alarm(self, fut, loop.time() + timeout)
         try:
             return await fut
-        except _Timeout:
+        except Timeout:
             await self._kill()
             raise ReplTimeoutError(
                 f"{self.name}: no answer within {timeout:g} s; process group killed", self.stderr_tail
             ) from None
-        except _OutOfMemory:
+        except OutOfMemory:
             await self._kill()
             raise ReplCrashError(
                 f"{self.name}: killed: the process tree exceeded {self.max_rss_mb} MiB RSS",
@@ -549,9 +423,9 @@ class ReplProcess:
                 self.returncode,
                 oom=True,
             ) from None
-        except _TooLarge:
+        except TooLarge:
             raise await self._too_large() from None
-        except _Eof:
+        except Eof:
             raise await self._exited() from None
         except asyncio.CancelledError:
             # The REPL will still answer this request: drop that answer when it comes, so that the next request
