@@ -264,7 +264,13 @@ class Agent:
             pool = await deadline.run(self.pool(imports))
         except TimeoutError:
             return _timed_out(statement, "the header import did not finish within the budget", started, versions)
-        env = ProofEnvironment(pool, parsed, tactic_timeout=search_config.tactic_timeout, preamble=preamble)
+        env = ProofEnvironment(
+            pool,
+            parsed,
+            tactic_timeout=search_config.tactic_timeout,
+            preamble=preamble,
+            timeout_retries=config.lean.timeout_rechecks,
+        )
         try:
             root = await deadline.run(env.start())
         except TimeoutError:
@@ -468,6 +474,7 @@ def _to_proof_result(
         steps=tuple(_path_steps(result)) if proved else (),
         failed_steps=tuple(_failed_steps(result)),
         versions=versions,
+        limitations=tuple(env.limitations.values()),
     )
 
 

@@ -188,6 +188,8 @@ def prove(
         reason = result.error or result.stop_reason
         print(f"not proved: {result.status.value} ({reason}) after {result.stats.seconds_total:.1f}s, "
               f"{result.stats.expansions} expansions", file=sys.stderr)
+        for limitation in result.limitations:  # the REPL, not the search, may be why (repl #66)
+            print(f"limitation of the Lean environment: {limitation}", file=sys.stderr)
     if result.status is ProofStatus.ERROR:
         raise typer.Exit(EXIT_ENVIRONMENT)
     raise typer.Exit(EXIT_PROVED if result.proved else EXIT_NOT_PROVED)
