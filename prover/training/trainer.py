@@ -34,6 +34,7 @@ from prover.training.examples import (
     Example,
     Pair,
     TrainFormat,
+    check_data_dir,
     dedup,
     dpo_pairs,
     format_kind,
@@ -274,14 +275,14 @@ def train(settings: TrainSettings, on_log: Callable[[int, float], None] | None =
     check_output(settings.output, settings.overwrite)
     if settings.merge and not settings.lora:
         raise UsageError("--merge merges a LoRA adapter: it needs --lora")
-    if not settings.data.is_dir():
-        raise UsageError(f"--data {settings.data} is not a directory (make one with `prover datagen`)")
+    check_data_dir(settings.data)
     import datasets
-    from transformers import set_seed
+    import transformers
 
     if not settings.progress:
         datasets.disable_progress_bars()
-    set_seed(settings.seed)
+        transformers.utils.logging.disable_progress_bar()
+    transformers.set_seed(settings.seed)
     model, tokenizer, base_path = load_base(settings.base, settings.allow_download)
     fmt = choose_format(settings, base_path)
     counts: dict[str, int]
@@ -304,13 +305,13 @@ def train(settings: TrainSettings, on_log: Callable[[int, float], None] | None =
     try:
         log = _LossLog(on_log)
         work = tmp / "trainer"
-        if settings.method == "sft":
-            trainer = _run_sft(settings, model, tokenizer, examples, work, log)
-        else:
-            trainer = _run_dpo(settings, model, tokenizer, pairs, work, log)
-        _quiet(trainer)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # transformers v5 renames TRL still passes
+            if settings.method == "sft":
+                trainer = _run_sft(settings, model, tokenizer, examples, work, log)
+            else:
+                trainer = _run_dpo(settings, model, tokenizer, pairs, work, log)
+            _quiet(trainer)
             trainer.train()
         shutil.rmtree(work, ignore_errors=True)
         trained = trainer.model
