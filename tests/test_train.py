@@ -23,8 +23,9 @@ from prover.training.examples import (  # noqa: E402
     Example,
     dpo_pairs,
     read_records,
-    register_proof_format,
     PROOF_FORMATS,
+    register_proof_format,
+    resolve_format,
     sft_examples,
 )
 from prover.training.trainer import TrainSettings, completion_perplexities, load_base, tokenize_sft, train  # noqa: E402
@@ -227,7 +228,7 @@ class ToyProofFormat:
     def repair_prompt(self, header: str, formal_statement: str, failed_proof: str, errors: str) -> str:
         return f"{header}{formal_statement}{failed_proof}\n/- {errors} -/\n{formal_statement}"
 
-    def completion(self, proof: str) -> str:
+    def completion(self, header: str, formal_statement: str, proof: str) -> str:
         return proof
 
 
@@ -250,3 +251,26 @@ def test_whole_proof_formats_train_on_proofs_and_repairs(sweep_data: Path, tmp_p
         assert (proofs[0]["formal_statement"] + proofs[0]["proof"]).strip() in proofs[0]["full_text"]
     finally:
         PROOF_FORMATS.pop("toy-whole-proof", None)
+
+
+def test_sft_on_whole_proofs_with_a_chat_proof_format(sweep_data: Path, tmp_path: Path) -> None:
+    from prover.models.chat import render_chat
+    from prover.models.proof_prompts import FORMATS, proof_format_for
+    from search.proofs import ProofRequest
+    from tests.tiny_models import tiny_chat_dir
+
+    chat = tiny_chat_dir()
+    model, tokenizer, _ = load_base(str(chat), False)
+    fmt = FORMATS["deepseek-v2"]
+    examples = sft_examples(sweep_data, resolve_format("deepseek-v2", tokenizer))
+    proofs = read_records(sweep_data, "proofs")
+    statement = proofs[0]["formal_statement"].rstrip()
+    request = ProofRequest(proofs[0]["theorem"], proofs[0]["header"], statement)
+    assert examples[0].prompt == render_chat(tokenizer, fmt.conversation(request))  # what the chat model is sent
+    assert fmt.extract(examples[0].completion) is not None  # the answer is what the format reads back
+    out = tmp_path / "wp"
+    assert main(["train", "sft", "--model", str(chat), "--data", str(sweep_data), "--output", str(out),
+                 "--prompt-format", "deepseek-v2", "--lora", "--max-steps", "1"]) == 0
+    assert proof_format_for(str(out)).name == "deepseek-v2"  # `--model OUT` picks the whole-proof format up
+    assert main(["train", "sft", "--model", str(tiny_causal_dir()), "--data", str(sweep_data),
+                 "--output", str(tmp_path / "no"), "--prompt-format", "deepseek-v2"]) == 2  # no chat template

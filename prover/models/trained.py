@@ -31,10 +31,11 @@ def training_info(model: str | Path | None) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
-def trained_prompt_format(model: str | Path | None) -> str | None:
-    """The prompt format a trained model directory was trained for, or None."""
-    name = training_info(model).get("prompt_format")
-    return name if isinstance(name, str) and name else None
+def trained_prompt_format(model: str | Path | None, kind: str = "tactic") -> str | None:
+    """The prompt format a trained model directory was trained for, if of that kind (`tactic` or `proof`)."""
+    info = training_info(model)
+    name = info.get("prompt_format")
+    return name if isinstance(name, str) and name and info.get("format_kind", "tactic") == kind else None
 
 
 def is_adapter_dir(path: str | Path) -> bool:

@@ -60,7 +60,7 @@ class ProofPromptFormat(Protocol):
     """What a whole-proof prompt format gives training (the whole-proof adapters implement it).
 
     `proof_prompt` renders the prompt for a statement, `repair_prompt` the prompt that asks to repair a failed
-    proof given Lean's errors; `completion` turns a proof into the text the model must write after the prompt.
+    proof given Lean's errors; `completion` is the text the model must write after the prompt for that proof.
     """
 
     name: str
@@ -69,7 +69,46 @@ class ProofPromptFormat(Protocol):
 
     def repair_prompt(self, header: str, formal_statement: str, failed_proof: str, errors: str) -> str: ...
 
-    def completion(self, proof: str) -> str: ...
+    def completion(self, header: str, formal_statement: str, proof: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class ChatProofFormat:
+    """A whole-proof format of `prover.models.proof_prompts` as training sees it: its conversation rendered by the
+    tokenizer's chat template exactly as the chat generator renders it (`prover.models.chat.render_chat`), and the
+    answer as one ```lean4 block holding the whole theorem (what the formats' extraction rules read back)."""
+
+    fmt: Any  # prover.models.proof_prompts.ProofFormat
+    tokenizer: Any
+
+    @property
+    def name(self) -> str:
+        return str(self.fmt.name)
+
+    def _request(self, header: str, formal_statement: str, history: tuple[Any, ...] = ()) -> Any:
+        from prover.lean.statement import Statement
+        from search.proofs import ProofRequest
+
+        statement = formal_statement.rstrip()
+        return ProofRequest(Statement.parse(statement).name, header, statement, history=history)
+
+    def proof_prompt(self, header: str, formal_statement: str) -> str:
+        from prover.models.chat import render_chat
+
+        return render_chat(self.tokenizer, self.fmt.conversation(self._request(header, formal_statement)))
+
+    def repair_prompt(self, header: str, formal_statement: str, failed_proof: str, errors: str) -> str:
+        from prover.models.chat import render_chat
+        from search.proofs import Attempt, LeanMessage
+
+        code = formal_statement + failed_proof
+        attempt = Attempt(self.completion(header, formal_statement, failed_proof), code,
+                          (LeanMessage(0, 0, "error", errors),) if errors else ())
+        return render_chat(self.tokenizer, self.fmt.conversation(self._request(header, formal_statement, (attempt,))))
+
+    def completion(self, header: str, formal_statement: str, proof: str) -> str:
+        head = header.strip()
+        return f"```lean4\n{head + chr(10) * 2 if head else ''}{formal_statement}{proof.rstrip()}\n```"
 
 
 # Whole-proof formats known to training, by name; filled by the whole-proof adapters (or by a caller).
@@ -81,13 +120,18 @@ def register_proof_format(fmt: ProofPromptFormat) -> None:
     PROOF_FORMATS[fmt.name] = fmt
 
 
-TrainFormat = PromptFormat | ProofPromptFormat
+TrainFormat = PromptFormat | ProofPromptFormat | ChatProofFormat
 
 
-def resolve_format(name: str) -> TrainFormat:
-    """A whole-proof format of that name, else the tactic prompt format (UsageError with a hint when unknown)."""
+def resolve_format(name: str, tokenizer: Any = None) -> TrainFormat:
+    """A whole-proof format of that name (registered here, or one of `prover.models.proof_prompts`, rendered with
+    `tokenizer`'s chat template), else the tactic prompt format (UsageError with a hint when unknown)."""
+    from prover.models.proof_prompts import FORMATS as CHAT_PROOF_FORMATS
+
     if name in PROOF_FORMATS:
         return PROOF_FORMATS[name]
+    if name in CHAT_PROOF_FORMATS:
+        return ChatProofFormat(CHAT_PROOF_FORMATS[name], tokenizer)
     return get_prompt_format(name)
 
 
@@ -185,16 +229,15 @@ def sft_examples(data_dir: Path, fmt: TrainFormat) -> list[Example]:
             header = str(record.get("header") or "")
             statement = _field(record, "formal_statement", "proofs.jsonl")
             proof = _field(record, "proof", "proofs.jsonl")
-            examples.append(Example(fmt.proof_prompt(header, statement), fmt.completion(proof), "proofs"))
+            examples.append(Example(fmt.proof_prompt(header, statement), fmt.completion(header, statement, proof), "proofs"))
         for record in read_records(data_dir, "repairs"):
             header = str(record.get("header") or "")
+            statement = _field(record, "formal_statement", "repairs.jsonl")
             prompt = fmt.repair_prompt(
-                header,
-                _field(record, "formal_statement", "repairs.jsonl"),
-                _field(record, "failed_proof", "repairs.jsonl"),
-                str(record.get("errors") or ""),
+                header, statement, _field(record, "failed_proof", "repairs.jsonl"), str(record.get("errors") or "")
             )
-            examples.append(Example(prompt, fmt.completion(_field(record, "proof", "repairs.jsonl")), "repairs"))
+            proof = _field(record, "proof", "repairs.jsonl")
+            examples.append(Example(prompt, fmt.completion(header, statement, proof), "repairs"))
         what = "proofs.jsonl / repairs.jsonl"
     if not examples:
         raise UsageError(f"--data {data_dir} has no training examples for format '{fmt.name}' (needs {what})")

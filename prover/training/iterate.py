@@ -221,7 +221,7 @@ class Loop:
 
         lo, hi = self.s.ppl_band or (0.0, float("inf"))
         lm, tokenizer, path = load_base(model, self.s.train.allow_download)
-        fmt = choose_format(replace(self.s.train, base=model), path)
+        fmt = choose_format(replace(self.s.train, base=model), path, tokenizer)
         scratch = self.s.run_dir / ".ppl"
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)

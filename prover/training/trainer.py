@@ -150,12 +150,12 @@ def load_base(base: str, allow_download: bool) -> tuple[Any, Any, str]:
     return model, tokenizer, path
 
 
-def choose_format(settings: TrainSettings, base_path: str) -> TrainFormat:
+def choose_format(settings: TrainSettings, base_path: str, tokenizer: Any = None) -> TrainFormat:
     """`--prompt-format`, else the format the base was trained for, else the one the base's name selects."""
     from prover.models.prompts import format_for_model
 
-    name = settings.prompt_format or trained_prompt_format(base_path)
-    return resolve_format(name) if name else format_for_model(settings.base)
+    name = settings.prompt_format or trained_prompt_format(base_path) or trained_prompt_format(base_path, "proof")
+    return resolve_format(name, tokenizer) if name else format_for_model(settings.base)
 
 
 def check_renderable(fmt: TrainFormat, tokenizer: Any, sample_prompt: str, base: str) -> None:
@@ -284,7 +284,7 @@ def train(settings: TrainSettings, on_log: Callable[[int, float], None] | None =
         transformers.utils.logging.disable_progress_bar()
     transformers.set_seed(settings.seed)
     model, tokenizer, base_path = load_base(settings.base, settings.allow_download)
-    fmt = choose_format(settings, base_path)
+    fmt = choose_format(settings, base_path, tokenizer)
     counts: dict[str, int]
     if settings.method == "sft":
         examples = dedup(sft_examples(settings.data, fmt))
