@@ -237,6 +237,8 @@ class Loop:
         out = round_dir / "model"
         if is_trained_dir(out):  # finished before a kill, its marker not yet written
             return _trained_info(out)
+        for stale in round_dir.glob(f".{out.name}.tmp-*"):  # the temporary folder of a killed training run
+            shutil.rmtree(stale, ignore_errors=True)
         try:
             train(replace(self.s.train, base=model, data=round_dir / "data", output=out, overwrite=True))
         except UsageError as exc:
