@@ -82,6 +82,9 @@ def test_two_rounds_resume_after_a_kill_in_the_train_step(tmp_path: Path, causal
     assert json.loads(results.read_text())["config"]["model"].endswith("model")
     info = json.loads((run_dir / "round_2" / "model" / "prover_training.json").read_text())
     assert info["base"] == str(r1 / "model") and info["prompt_format"] == "bfs-prover"
+    # A LoRA on top of round 1's adapter is saved merged: an adapter could not name its (merged) base.
+    assert info["merged"] and (r1 / "model" / "adapter_config.json").is_file()
+    assert not (run_dir / "round_2" / "model" / "adapter_config.json").exists()
     # The filter kept the seed run's proved steps (the tiny model proves nothing cheaply) and ran the perplexity band.
     kept = json.loads((r1 / "done" / "filter.json").read_text())
     assert kept["state_tactic"] >= 1 and "ppl_dropped" in kept

@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from prover.errors import UsageError
-from prover.models.trained import trained_prompt_format
 from prover.lean.statement import Statement, _mask_comments_and_strings
+from prover.models.trained import trained_prompt_format
 from search.banned import BannedTokens
 from search.proofs import Attempt, LeanMessage, ProofRequest
 

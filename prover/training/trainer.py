@@ -315,8 +315,11 @@ def train(settings: TrainSettings, on_log: Callable[[int, float], None] | None =
             trainer.train()
         shutil.rmtree(work, ignore_errors=True)
         trained = trainer.model
-        adapter = settings.lora and not settings.merge
-        if settings.lora and settings.merge:
+        # A LoRA trained on top of a LoRA output (the base merged in memory above) cannot name that merged base on
+        # disk: it is saved merged.
+        merge = settings.lora and (settings.merge or is_adapter_dir(base_path))
+        adapter = settings.lora and not merge
+        if merge:
             trained = trained.merge_and_unload()
         trained.save_pretrained(tmp)
         if adapter:
@@ -333,7 +336,7 @@ def train(settings: TrainSettings, on_log: Callable[[int, float], None] | None =
             "prompt_format": fmt.name,
             "format_kind": format_kind(fmt),
             "adapter": adapter,
-            "merged": settings.lora and settings.merge,
+            "merged": merge,
             "counts": counts,
             "settings": _settings_summary(settings),
             "steps": int(trainer.state.global_step),
