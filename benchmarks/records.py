@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.loaders import Problem
+from benchmarks.pass_at_k import whole_proof_metrics
 from prover.errors import UsageError
 from prover.results import ProofResult, ProofStatus, Versions
 
@@ -252,6 +253,11 @@ def sample_record(
     if include_steps:
         record["steps"] = [asdict(s) for s in result.steps]
         record["failed_steps"] = [asdict(s) for s in result.failed_steps]
+    if result.samples or result.route:  # the hybrid routes (issue 11): every whole-proof sample's outcome
+        record["route"] = result.route or None
+        record["policies"] = result.policies
+        keep = None if include_steps else {"index", "round", "parent", "outcome", "reason", "tokens", "truncated"}
+        record["whole_samples"] = [dict(x) if keep is None else {k: v for k, v in x.items() if k in keep} for x in result.samples]
     if extra:
         record.update(extra)
     return record
@@ -600,6 +606,9 @@ class RunRecords:
             samples = self.samples(name)
             complete = complete and len(samples) >= entry.effective
             results[name] = {"alias": name, **task_metrics(samples, entry.known_wrong)}
+            whole = whole_proof_metrics(samples)
+            if whole["problems_with_samples"]:
+                results[name]["whole_proofs"] = whole
             n_samples[name] = {"original": entry.original, "effective": entry.effective or len(samples)}
             configs[name] = {
                 "task": name,

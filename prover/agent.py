@@ -26,10 +26,13 @@ from prover.lean.statement import Statement, split_header
 from prover.lean.verifier import Verification, verify_proof
 from prover.models import TacticGenerator, build_generator
 from prover.results import ProofResult, ProofStats, ProofStatus, ProofStep, Versions
+from prover.strategies import ProofModelConfig, build_proof_policy, policy_stats, run_hybrid, whole_samples
 from search import SearchConfig, SearchProgress, SearchResult, SearchStatus, search_attempts
 from search.cache import CacheKey, ProofCache
 from search.errors import CacheError
 from search.outcomes import ProofFinished, TacticState
+from search.proofs import ProofPolicy
+from search.scheduler import ScheduleResult
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,7 @@ class AgentConfig:
         cache_path: the verified-proof cache (None: no cache).
         trust_cache: return a cache hit without re-verifying it.
         keep_tree: put the search graph (`search-tree/1` JSON) into the result, for training data.
+        proof: the whole-proof model (`--proof-model`); with one, `prove` runs the hybrid routes.
     """
 
     lean: LeanConfig = field(default_factory=LeanConfig)
@@ -71,11 +75,15 @@ class AgentConfig:
     cache_path: Path | None = None
     trust_cache: bool = False
     keep_tree: bool = False
+    proof: ProofModelConfig = field(default_factory=ProofModelConfig)
 
     def config_hash(self) -> str:
         """A short hash of the settings that shape a search (not of paths or timeouts of the machine)."""
         search = {k: v for k, v in asdict(self.search).items() if k != "banned"}
-        payload = json.dumps({"search": search, "model": asdict(self.model)}, sort_keys=True, default=str)
+        model = asdict(self.model)
+        if self.proof.enabled:  # only then: the hashes of tactic-only configurations stay what they were
+            model["proof"] = asdict(self.proof)
+        payload = json.dumps({"search": search, "model": model}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -94,10 +102,13 @@ class Agent:
     Use as an async context manager; `prove` may be awaited concurrently (a sweep runs W problems at once).
     """
 
-    def __init__(self, config: AgentConfig, *, generator: TacticGenerator | None = None) -> None:
+    def __init__(
+        self, config: AgentConfig, *, generator: TacticGenerator | None = None, proof_policy: ProofPolicy | None = None
+    ) -> None:
         self.config = config
         self.versions = read_versions(config.lean.project_dir)
         self._generator = generator
+        self._proof_policy = proof_policy
         self._pools: dict[str, ReplPool] = {}
         self._pool_locks: dict[str, asyncio.Lock] = {}
         self._stack = AsyncExitStack()
@@ -114,6 +125,10 @@ class Agent:
                 allow_download=model.allow_download,
             )
             self._stack.push_async_callback(self._generator.close)
+        if self._proof_policy is None and self.config.proof.enabled:
+            policy = build_proof_policy(self.config.proof, self.config.search.banned)
+            self._proof_policy = policy
+            self._stack.push_async_callback(policy.close)
         if self.config.cache_path is not None:
             self._cache = self._stack.enter_context(ProofCache(self.config.cache_path))
         return self
@@ -147,6 +162,7 @@ class Agent:
         budget_s: float | None = None,
         on_progress: Callable[[SearchProgress], None] | None = None,
         allowed_axioms: Iterable[str] = (),
+        informal: str = "",
     ) -> ProofResult:
         """Prove one statement within the budget (default `config.search.budget_s`), everything included.
 
@@ -156,6 +172,7 @@ class Agent:
             budget_s: this problem's wall-clock budget (a competition time manager sets it per problem).
             on_progress: called with the search's progress (the CLI draws its progress line from it).
             allowed_axioms: axioms the header declares that a proof may use (see `verify_proof`).
+            informal: the problem in words, for whole-proof prompts that show it.
 
         Returns:
             A frozen ProofResult; `proved` only with a verifier-accepted proof.
@@ -214,6 +231,21 @@ class Agent:
                 clock.accepted[proof] = verification
             logger.info("verifier: %s %s", verification.name, verification.details)
             return verification.accepted
+
+        if self._proof_policy is not None:  # ---- the hybrid routes (whole proofs + tactic search), issue 11
+            try:
+                scheduled, _ = await run_hybrid(
+                    statement=parsed, header=header, informal=informal, pool=pool, env=env, lean=config.lean,
+                    search_config=search_config, tactic_policy=self.generator, proof_policy=self._proof_policy,
+                    proof_config=config.proof, deadline=deadline, verify=accept, allowed_axioms=allowed,
+                )
+            except ProverError as exc:
+                logger.warning("hybrid routes stopped by an infrastructure fault: %s", exc)
+                return _errored(statement, str(exc), started, versions)
+            proof_result = _hybrid_result(statement, scheduled, env, clock, started, versions)
+            if cache is not None:
+                self._record(cache, key, parsed.name, proof_result, clock, search_config)
+            return proof_result
 
         try:
             result = await search_attempts(
@@ -376,6 +408,53 @@ def _to_proof_result(
         steps=tuple(_path_steps(result)) if proved else (),
         failed_steps=tuple(_failed_steps(result)),
         versions=versions,
+    )
+
+
+def _hybrid_result(
+    statement: str, scheduled: ScheduleResult, env: ProofEnvironment, clock: _Clock, started: float, versions: Versions
+) -> ProofResult:
+    """A ProofResult from the routes' schedule: `proved` only for the text the final verifier accepted."""
+    tactic = scheduled.report("tactic")
+    search = tactic.detail if tactic is not None and isinstance(tactic.detail, SearchResult) else None
+    base = _to_proof_result(statement, search, env, clock, started, versions) if search is not None else None
+    proved = bool(scheduled.proof) and scheduled.proof in clock.accepted
+    errors = [f"{r.route}: {r.error}" for r in scheduled.reports if r.error]
+    if proved:
+        status = ProofStatus.PROVED
+    elif scheduled.timed_out or any(r.status == "timeout" for r in scheduled.reports):
+        status = ProofStatus.TIMEOUT
+    elif errors and all(r.status == "error" for r in scheduled.reports):
+        status = ProofStatus.ERROR
+    else:
+        status = ProofStatus.FAILED
+    policies = policy_stats(scheduled)
+    whole = policies.get("whole", {})
+    stats = base.stats if base is not None else ProofStats()
+    stats = replace(
+        stats,
+        lean_calls=env.stats.lean_calls,
+        model_calls=stats.model_calls + int(whole.get("model_calls", 0)),
+        seconds_total=time.monotonic() - started,
+        seconds_model=stats.seconds_model + float(whole.get("seconds_model", 0.0)),
+        seconds_verify=clock.verify,
+    )
+    shown = clock.accepted[scheduled.proof] if proved else clock.last
+    via_tactic = proved and scheduled.route == "tactic" and base is not None and base.proved
+    return ProofResult(
+        status=status,
+        statement=statement,
+        proof=scheduled.proof if proved else (),
+        verdict=shown.name if shown is not None else None,
+        stop_reason="proved" if proved else (base.stop_reason if base is not None else status.value),
+        error="; ".join(errors),
+        stats=stats,
+        steps=base.steps if via_tactic and base is not None else (),
+        failed_steps=base.failed_steps if base is not None else (),
+        versions=versions,
+        route=scheduled.kind if proved else "",
+        policies=policies,
+        samples=tuple(whole_samples(scheduled)),
     )
 
 

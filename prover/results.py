@@ -84,6 +84,11 @@ class ProofResult:
     failed_steps: tuple[ProofStep, ...] = ()
     versions: Versions = field(default_factory=Versions)
     tree: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # search-tree/1, when kept
+    # The hybrid routes (issue 11): how the proof was found (`tactic`, `whole`, `repaired`, `resumed`), each
+    # route's stats, and every whole-proof sample's record (outcome, reason, tokens, round, body).
+    route: str = ""
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
+    samples: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def proved(self) -> bool:
@@ -91,7 +96,10 @@ class ProofResult:
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` object of contract 5 (plus a few extra keys)."""
-        return {
+        stats: dict[str, Any] = asdict(self.stats)
+        if self.policies:
+            stats["policies"] = self.policies
+        out = {
             "status": self.status.value,
             "proof": "\n".join(self.proof) if self.proof else None,
             "statement": self.statement,
@@ -99,6 +107,9 @@ class ProofResult:
             "stop_reason": self.stop_reason,
             "error": self.error or None,
             "cached": self.cached,
-            "stats": asdict(self.stats),
+            "stats": stats,
             "versions": self.versions.as_dict(),
         }
+        if self.route:
+            out["route"] = self.route
+        return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import threading
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from prover.models.proof_policy import ChatProofPolicy
 from prover.models.proof_prompts import FORMATS
 from search.proofs import ProofRequest
 from search.protocols import Sampling
-from tests.tiny_models import causal_dir, chat_dir  # noqa: F401  (fixtures)
+from tiny_models import causal_dir, chat_dir  # noqa: F401  (fixtures)
 
 STATEMENT = "theorem t (x : ℕ) : x + 0 = x := by sorry"
 GOOD = "Plan: simp.\n```lean4\nimport Mathlib\n\ntheorem t (x : ℕ) : x + 0 = x := by\n  simp\n```"
@@ -134,6 +135,13 @@ def test_usage_errors():
         build_chat_model("openai", "m", {"tempreature": "1"})
 
 
+needs_hf = pytest.mark.skipif(
+    importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None,
+    reason="the hf extra (torch, transformers) is not installed",
+)
+
+
+@needs_hf
 def test_hf_chat_model_renders_the_tokenizer_template_and_generates(chat_dir):
     model = build_chat_model("hf", str(chat_dir), {"device": "cpu", "timeout": "30"})
     conversation = [{"role": "system", "content": "S"}, {"role": "user", "content": "prove it"}]
@@ -152,6 +160,7 @@ def test_hf_chat_model_renders_the_tokenizer_template_and_generates(chat_dir):
     assert has_chat_template(str(chat_dir)) is True
 
 
+@needs_hf
 def test_a_tokenizer_without_chat_template_is_a_usage_error(causal_dir):
     assert has_chat_template(str(causal_dir)) is False
     with pytest.raises(UsageError, match="no chat template"):

@@ -20,7 +20,16 @@ from prover.cli.options import (
     PromptFormatOpt,
     ReplCmd,
     VerboseOpt,
+    ProofGeneratorOpt,
+    ProofMaxTokensOpt,
+    ProofModelArgsOpt,
+    ProofModelOpt,
+    ProofPromptFormatOpt,
+    ProofSamplesOpt,
+    RepairRoundsOpt,
+    WholeOnlyOpt,
     agent_config,
+    proof_config,
     lean_config,
     setup_logging,
 )
@@ -106,6 +115,14 @@ def prove(
     generator: GeneratorOpt = None,
     prompt_format: PromptFormatOpt = None,
     model_args: ModelArgsOpt = None,
+    proof_model: ProofModelOpt = None,
+    proof_generator: ProofGeneratorOpt = "hf",
+    proof_model_args: ProofModelArgsOpt = None,
+    proof_prompt_format: ProofPromptFormatOpt = None,
+    proof_samples: ProofSamplesOpt = 8,
+    repair_rounds: RepairRoundsOpt = None,
+    proof_max_tokens: ProofMaxTokensOpt = None,
+    whole_only: WholeOnlyOpt = False,
     budget: Annotated[float, typer.Option("--budget", help="Wall-clock seconds, everything included.", min=0.1)] = 600.0,
     width: Annotated[int, typer.Option("--width", help="Tactics sampled per expansion.", min=1)] = 8,
     alpha: Annotated[float, typer.Option("--alpha", help="Depth normalisation: priority = Σ log p / depth^α.")] = 0.5,
@@ -140,6 +157,10 @@ def prove(
         ),
         generator, model, prompt_format, model_args, allow_download,
         no_cache=no_cache, cache=cache, trust_cache=trust_cache,
+        proof=proof_config(
+            proof_model, proof_generator, proof_model_args, proof_prompt_format, proof_samples, repair_rounds,
+            proof_max_tokens, whole_only, allow_download,
+        ),
     )
     progress = _ProgressLine()
     try:
