@@ -239,15 +239,18 @@ def test_whole_proof_formats_train_on_proofs_and_repairs(sweep_data: Path, tmp_p
         data = tmp_path / "data"
         shutil.copytree(sweep_data, data)
         proofs = read_records(data, "proofs")
-        repair = {"formal_statement": proofs[0]["formal_statement"], "failed_proof": "  simp\n", "errors": "simp failed",
-                  "proof": proofs[0]["proof"], "header": proofs[0]["header"]}
+        # datagen's repairs.jsonl schema: the statement as recorded (ending `:=`), Lean's messages as a list.
+        statement = proofs[0]["formal_statement"].removesuffix(" by\n")
+        repair = {"formal_statement": statement, "failed_proof": "  simp\n", "errors": ["simp failed", "unsolved goals"],
+                  "repaired_proof": proofs[0]["proof"], "header": proofs[0]["header"]}
         (data / "repairs.jsonl").write_text(json.dumps(repair) + "\n")
         examples = sft_examples(data, PROOF_FORMATS["toy-whole-proof"])
         assert [e.source for e in examples] == ["proofs"] * len(proofs) + ["repairs"]
         assert examples[0] == Example(fmt.proof_prompt(proofs[0]["header"], proofs[0]["formal_statement"]),
                                       proofs[0]["proof"], "proofs")
-        assert examples[-1].prompt == fmt.repair_prompt(repair["header"], repair["formal_statement"], "  simp\n",
-                                                        "simp failed")
+        assert examples[-1].prompt == fmt.repair_prompt(repair["header"], proofs[0]["formal_statement"], "  simp\n",
+                                                        "simp failed\nunsolved goals")
+        assert examples[-1].completion == proofs[0]["proof"]
         assert (proofs[0]["formal_statement"] + proofs[0]["proof"]).strip() in proofs[0]["full_text"]
     finally:
         PROOF_FORMATS.pop("toy-whole-proof", None)

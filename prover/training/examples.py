@@ -8,8 +8,8 @@ proof), followed by the format's stop text for chat formats; the end-of-sequence
 Example kinds:
 
 * SFT, tactic formats: `state_tactic.jsonl` → (prompt of the state, tactic);
-* SFT, whole-proof formats: `proofs.jsonl` → (prompt of the statement, proof), and `repairs.jsonl` (when present:
-  `formal_statement`, `failed_proof`, `errors`, `proof`) → (repair prompt, repaired proof);
+* SFT, whole-proof formats: `proofs.jsonl` → (prompt of the statement, proof), and `repairs.jsonl` (datagen's
+  `formal_statement`, `failed_proof`, `errors`, `repaired_proof`) → (repair prompt, repaired proof);
 * DPO (BFS-Prover's recipe, arxiv 2502.03438 §3): at one state, chosen = the tactic on a proved path
   (`state_tactic.jsonl`), rejected = a sibling Lean rejected there (`negatives.jsonl`).
 """
@@ -232,16 +232,25 @@ def sft_examples(data_dir: Path, fmt: TrainFormat) -> list[Example]:
             examples.append(Example(fmt.proof_prompt(header, statement), fmt.completion(header, statement, proof), "proofs"))
         for record in read_records(data_dir, "repairs"):
             header = str(record.get("header") or "")
-            statement = _field(record, "formal_statement", "repairs.jsonl")
+            statement = _by_block(_field(record, "formal_statement", "repairs.jsonl"))
+            errors = record.get("errors") or ""
             prompt = fmt.repair_prompt(
-                header, statement, _field(record, "failed_proof", "repairs.jsonl"), str(record.get("errors") or "")
+                header, statement, _field(record, "failed_proof", "repairs.jsonl"),
+                "\n".join(map(str, errors)) if isinstance(errors, list) else str(errors),
             )
-            proof = _field(record, "proof", "repairs.jsonl")
+            key = "repaired_proof" if "repaired_proof" in record else "proof"
+            proof = _field(record, key, "repairs.jsonl")
             examples.append(Example(prompt, fmt.completion(header, statement, proof), "repairs"))
         what = "proofs.jsonl / repairs.jsonl"
     if not examples:
         raise UsageError(f"--data {data_dir} has no training examples for format '{fmt.name}' (needs {what})")
     return examples
+
+
+def _by_block(statement: str) -> str:
+    """The statement ending `:= by` and a newline, as `proofs.jsonl` has it (`repairs.jsonl` keeps the `:=` text)."""
+    text = statement.rstrip()
+    return statement if text.endswith("by") else f"{text} by\n"
 
 
 def dpo_pairs(data_dir: Path, fmt: TrainFormat, max_pairs_per_state: int = 8) -> list[Pair]:
