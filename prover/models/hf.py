@@ -19,6 +19,7 @@ from prover.errors import EnvironmentProblem, ModelError, ModelNotFoundError, Us
 from prover.models.base import Batcher, Completion, ModelGenerator, resolve_model
 from prover.models.prompts import SCORE_OPTION, PromptFormat, check_score_convention, format_for_model
 from prover.models.registry import Option, choice, optional, parse_bool, parse_options
+from prover.models.trained import load_pretrained
 from search.protocols import Sampling
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class HFGenerator(ModelGenerator):
             if opts["dtype"] != "auto":
                 kwargs["dtype"] = getattr(torch, opts["dtype"])
             # Any: the Auto classes return a union whose `generate` output types mypy cannot narrow per model.
-            lm: Any = cls.from_pretrained(path, **kwargs)
+            lm: Any = load_pretrained(cls, path, **kwargs)  # a `prover train` LoRA output: base + adapter
         except OSError as exc:
             raise ModelNotFoundError(f"cannot load model {model}: {exc}".splitlines()[0], fix=f"check {path}") from None
         lm.to(self.device).eval()

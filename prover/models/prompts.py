@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from prover.models.registry import Option, Registry, choice
+from prover.models.trained import trained_prompt_format
 from search.protocols import Candidate, PolicyRequest
 
 Score = Literal["sum", "mean"]
@@ -205,8 +206,9 @@ def get_prompt_format(name: str) -> PromptFormat:
 
 
 def format_for_model(model: str | None, prompt_format: str | None = None) -> PromptFormat:
-    """The explicit `prompt_format` if given, else the first format whose pattern occurs in the model name,
-    else the generic `[GOAL]…[PROOFSTEP]` format."""
+    """The explicit `prompt_format` if given, else the format a `prover train` output was trained for, else the
+    first format whose pattern occurs in the model name, else the generic `[GOAL]…[PROOFSTEP]` format."""
+    prompt_format = prompt_format or trained_prompt_format(model)
     if prompt_format:
         return get_prompt_format(prompt_format)
     low = (model or "").lower()

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from prover.errors import UsageError
 from prover.lean.statement import Statement, _mask_comments_and_strings
+from prover.models.trained import trained_prompt_format
 from search.banned import BannedTokens
 from search.proofs import Attempt, LeanMessage, ProofRequest
 
@@ -272,6 +273,7 @@ def looks_like_tactic_model(model: str) -> bool:
 
 def proof_format_for(model: str, name: str | None = None) -> ProofFormat:
     """The format called `name`, or the one the model's name implies (`chat` when none does)."""
+    name = name or trained_prompt_format(model, "proof")  # a `prover train` output names its format
     if name is not None:
         if name not in FORMATS:
             from prover.models.registry import unknown_name_error

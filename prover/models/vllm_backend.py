@@ -33,6 +33,7 @@ from prover.errors import EnvironmentProblem, ModelError, UsageError
 from prover.models.base import Batcher, Completion, ModelGenerator, resolve_model
 from prover.models.prompts import SCORE_OPTION, PromptFormat, check_score_convention, format_for_model
 from prover.models.registry import Option, choice, optional, parse_bool, parse_options
+from prover.models.trained import is_adapter_dir
 from search.protocols import Sampling
 
 log = logging.getLogger(__name__)
@@ -226,6 +227,8 @@ class VLLMGenerator(ModelGenerator):
         super().__init__(model, prompt_format, check_score_convention(opts["score"]))
         _import_vllm()
         path = resolve_model(model, allow_download=allow_download, revision=opts["revision"])
+        if is_adapter_dir(path):
+            raise UsageError(f"{model} holds a LoRA adapter: vllm loads merged weights (prover train ... --merge)")
         self._seeds = opts["request_seeds"] == "on" or (opts["request_seeds"] == "auto" and not _on_cpu())
         with _hub_offline(not allow_download):
             self._shared: _SharedEngine | None = _acquire(path, opts)
