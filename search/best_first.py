@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from search.config import SearchConfig
 from search.errors import SearchError, UsageError
+from search.goal_split import GoalFocus, splittable
 from search.outcomes import ProofFinished, TacticResult, TacticState
 from search.protocols import Candidate, Env, Policy, PolicyRequest
 from search.result import SearchProgress, SearchResult, SearchStats, StopReason, path_steps
@@ -57,6 +58,7 @@ async def search(
     accept: Accept | None = None,
     on_progress: ProgressCallback | None = None,
     attempt: int = 0,
+    focus: GoalFocus | None = None,
 ) -> SearchResult:
     """Search for a proof of `root` within `config`'s budget.
 
@@ -72,6 +74,9 @@ async def search(
             search goes on. None accepts every `ProofFinished`.
         on_progress: called with a `SearchProgress` at most every `config.progress_interval_s` and once at the end.
         attempt: the attempt index recorded in the result and progress.
+        focus: splits states whose goals share no metavariable into one subproblem per goal (AND nodes,
+            `search.goal_split`); the proof then combines the goals' proofs with `·` and `accept` is asked about
+            that combined proof only (a goal's own `ProofFinished` is not a proof of the theorem). None: no split.
 
     Returns:
         A frozen `SearchResult`. Faults of the environment, policy or hook do not raise: they end the search with
@@ -93,7 +98,7 @@ async def search(
     """
     if not isinstance(root, TacticState):
         raise UsageError(f"the root must be a TacticState, got {type(root).__name__}")
-    return await _Search(env, policy, root, config, theorem_name, deadline, accept, on_progress, attempt).run()
+    return await _Search(env, policy, root, config, theorem_name, deadline, accept, on_progress, attempt, focus).run()
 
 
 class _Search:
@@ -110,6 +115,7 @@ class _Search:
         accept: Accept | None,
         on_progress: ProgressCallback | None,
         attempt: int,
+        focus: GoalFocus | None = None,
     ) -> None:
         self.env = env
         self.policy = policy
@@ -118,6 +124,11 @@ class _Search:
         self.accept = accept
         self.on_progress = on_progress
         self.attempt = attempt
+        self.focus = focus
+        self.goal_splits = 0
+        self.combined: tuple[str, ...] | None = None  # the verified proof through AND nodes
+        self.combining = False
+        self.combined_rejected = False
         self.deadline = deadline
         self.sampling = config.sampling()
         self.tree = SearchTree(root, config.alpha)
@@ -396,6 +407,8 @@ class _Search:
         concurrency = self.config.concurrency
         perf_counter = time.perf_counter
         perf_deadline = self.perf_deadline
+        focus = self.focus
+        focused = tree.focused
         steps = 0
         while not self.stopped:
             steps += 1
@@ -441,7 +454,7 @@ class _Search:
                 self.ext_active -= 1
                 if not self.ext_active:
                     self.ext_busy += end - self.ext_since
-            if accept is not None and result.__class__ is ProofFinished:
+            if accept is not None and result.__class__ is ProofFinished and node not in focused:
                 check = self.loop.create_task(self._check(node, tactic, logprob, result, end - start))
                 self.accept_tasks.append(check)
                 await asyncio.shield(check)
@@ -449,12 +462,14 @@ class _Search:
             # What _record does, inlined for the common case.
             created = add_edge(node, tactic, logprob, result, end - start)
             if created != -1:
-                if max_depth is None or depth[created] < max_depth:
+                if focus is not None and len(states[created].goals) > 1 and await self._split(created):
+                    pass
+                elif max_depth is None or depth[created] < max_depth:
                     heappush(heap, (-priority[created], created))
                     if self.in_flight < concurrency and not self.propose_due:
                         self._schedule()
             elif status[0] == PROVED:
-                self._finish(StopReason.PROVED)
+                self._root_proved()
             if pending[node] == 0:
                 self._expansion_done(node)
             if end >= perf_deadline:
@@ -497,9 +512,76 @@ class _Search:
                 heapq.heappush(self.heap, (-tree.priority[created], created))
                 self._schedule()
         elif tree.status[0] == PROVED:
-            self._finish(StopReason.PROVED)
+            self._root_proved()
         if tree.pending[node] == 0:
             self._expansion_done(node)
+
+    async def _split(self, node: int) -> bool:
+        """Make `node` an AND node when its goals are independent and the environment focuses them.
+
+        Returns False when the node stays whole (the caller queues it). While the environment focuses, the split
+        counts as an expansion in flight, so that the search does not end meanwhile.
+        """
+        tree = self.tree
+        state = tree.states[node]
+        if self.focus is None or not splittable(state.goals):
+            return False
+        self.in_flight += 1
+        try:
+            parts = await self.focus.focus_goals(state)
+        except Exception as exc:
+            self._external_fault(exc, "environment")
+            return True
+        if self.stopped:
+            return True
+        if parts is None or len(parts) != len(state.goals):
+            self.in_flight -= 1
+            return False
+        self.goal_splits += 1
+        max_depth = self.config.max_depth
+        for child in tree.split(node, parts):
+            if max_depth is None or tree.depth[child] < max_depth:
+                heapq.heappush(self.heap, (-tree.priority[child], child))
+        if tree.status[0] == PROVED:
+            self._root_proved()
+        self._expansion_done(node)
+        return True
+
+    def _root_proved(self) -> None:
+        """The tree proves the root: stop, after the verifier hook accepts the combined proof when goals split."""
+        tree = self.tree
+        if not tree.and_open:
+            self._finish(StopReason.PROVED)
+            return
+        if self.combining:
+            return
+        self.combining = True
+        script = tree.proof_script()[0]
+        if self.accept is None:
+            self.combined = script
+            self._finish(StopReason.PROVED)
+            return
+        check = self.loop.create_task(self._check_combined(script))
+        self.accept_tasks.append(check)
+
+    async def _check_combined(self, script: tuple[str, ...]) -> None:
+        self.accept_calls += 1
+        start = time.perf_counter()
+        try:
+            accepted = (await self.accept(script)) is True  # type: ignore[misc]  # only created when set
+        except Exception as exc:
+            self._external_fault(exc, "verifier hook")
+            return
+        finally:
+            self.accept_seconds += time.perf_counter() - start
+        if accepted:
+            self.combined = script
+            self._finish(StopReason.PROVED)
+        else:
+            # The tree's statuses are final, so the search cannot look for another combination: it ends unproved.
+            self.combined_rejected = True
+            logger.warning("search of %r: the combined proof of split goals was rejected", self.theorem_name)
+            self._finish(StopReason.EXHAUSTED)
 
     def _expansion_done(self, node: int) -> None:
         self.in_flight -= 1
@@ -554,6 +636,7 @@ class _Search:
             tactics_banned=self.tactics_banned,
             tactics_empty=self.tactics_empty,
             accept_calls=self.accept_calls,
+            goal_splits=self.goal_splits,
             seconds_total=total,
             seconds_model=self.model_busy,
             seconds_env=env_busy,
@@ -561,13 +644,20 @@ class _Search:
             seconds_env_calls=sum(record[SECONDS] for record in tree.edges),
             seconds_accept=self.accept_seconds,
         )
-        proof_edges = tree.proof_edges()  # the first accepted proof, after the path that reached its state
-        reason = StopReason.PROVED if proof_edges else self.stop_reason
-        error = "" if self.fault is None or proof_edges else f"{type(self.fault).__name__}: {self.fault}"
+        if tree.and_open:  # goals were split: only a combined proof the hook accepted counts
+            proof = self.combined or ()
+            proof_edges = tree.proof_edges() if proof else []
+        else:
+            proof_edges = tree.proof_edges()  # the first accepted proof, after the path that reached its state
+            proof = tuple(tree.edges[edge][TACTIC] for edge in proof_edges)
+        reason = StopReason.PROVED if proof else self.stop_reason
+        error = "" if self.fault is None or proof else f"{type(self.fault).__name__}: {self.fault}"
+        if self.combined_rejected and not error:
+            error = "the combined proof of the split goals was rejected by the verifier"
         return SearchResult(
             status=reason.status,
             stop_reason=reason,
-            proof=tuple(tree.edges[edge][TACTIC] for edge in proof_edges),
+            proof=proof,
             proof_path=path_steps(tree, proof_edges),
             stats=stats,
             theorem_name=self.theorem_name,
@@ -576,6 +666,6 @@ class _Search:
             seed=self.config.seed,
             attempt=self.attempt,
             error=error,
-            exception=None if proof_edges else self.fault,
+            exception=None if proof else self.fault,
             tree=tree,
         )
