@@ -12,6 +12,9 @@ How one search runs (everything happens on the caller's event loop; no threads):
   callback (`loop.call_soon`) that runs only once the current runner yields, so a zero-cost environment and policy
   are driven by one runner with no task switch at all, while a slow environment gets a runner per queued job.
 - Each result becomes an edge of the `SearchTree`, which keeps node status (OPEN/PROVED/FAILED) and propagates it.
+- Resumed prefixes (`grafts`, a `PrefixChannel` fed by the whole-proof route) are grafted into the tree while it
+  runs, as paths of real states from the root (`SearchTree.graft`); their new nodes join the heap with the priority
+  the channel gives, so the tactic side continues from the deepest Lean-accepted step of a failed whole proof.
 - The search stops on an accepted proof, a FAILED root, an empty heap with nothing in flight, a cap, the deadline,
   or an exception from the environment, policy or hook. The deadline is a timer on the loop, and is also checked
   after every run and proposal, since a search whose environment never suspends would not let the timer fire.
@@ -32,6 +35,7 @@ from search.config import SearchConfig
 from search.errors import SearchError, UsageError
 from search.goal_split import GoalFocus, splittable
 from search.outcomes import ProofFinished, TacticResult, TacticState
+from search.proofs import PrefixChannel
 from search.protocols import Candidate, Env, Policy, PolicyRequest
 from search.result import SearchProgress, SearchResult, SearchStats, StopReason, path_steps
 from search.tree import FAILED, PROVED, SECONDS, TACTIC, EdgeOutcome, SearchTree
@@ -59,6 +63,7 @@ async def search(
     on_progress: ProgressCallback | None = None,
     attempt: int = 0,
     focus: GoalFocus | None = None,
+    grafts: PrefixChannel | None = None,
 ) -> SearchResult:
     """Search for a proof of `root` within `config`'s budget.
 
@@ -77,6 +82,7 @@ async def search(
         focus: splits states whose goals share no metavariable into one subproblem per goal (AND nodes,
             `search.goal_split`); the proof then combines the goals' proofs with `·` and `accept` is asked about
             that combined proof only (a goal's own `ProofFinished` is not a proof of the theorem). None: no split.
+        grafts: a channel of resumed prefixes to graft into the tree while the search runs.
 
     Returns:
         A frozen `SearchResult`. Faults of the environment, policy or hook do not raise: they end the search with
@@ -98,7 +104,14 @@ async def search(
     """
     if not isinstance(root, TacticState):
         raise UsageError(f"the root must be a TacticState, got {type(root).__name__}")
-    return await _Search(env, policy, root, config, theorem_name, deadline, accept, on_progress, attempt, focus).run()
+    run = _Search(env, policy, root, config, theorem_name, deadline, accept, on_progress, attempt, focus)
+    if grafts is None:
+        return await run.run()
+    grafts.connect(run.graft)
+    try:
+        return await run.run()
+    finally:
+        grafts.disconnect()
 
 
 class _Search:
@@ -291,6 +304,26 @@ class _Search:
             self._finish(StopReason.TIMEOUT)
             return True
         return False
+
+    def graft(self, steps: Sequence[tuple[str, TacticState]], logprob: float) -> int:
+        """Graft a path of (tactic, state) steps from the root; queue its new nodes; return how many were new."""
+        if self.stopped:
+            return 0
+        tree = self.tree
+        max_depth = self.config.max_depth
+        node = added = 0
+        for tactic, state in steps:
+            node, created = tree.graft(node, tactic, logprob, state)
+            if node < 0:
+                break
+            if created:
+                added += 1
+                if max_depth is None or tree.depth[node] < max_depth:
+                    heapq.heappush(self.heap, (-tree.priority[node], node))
+        if added and hasattr(self, "loop"):
+            self._schedule()
+            self._wake_soon()
+        return added
 
     # ---- the model side -------------------------------------------------------------------------------------
 
