@@ -29,7 +29,10 @@ Modes:
      "verify_fails": ["NAME"]}                                   command mode rejects NAME whatever the tactics
 
   Unknown tactics answer `Lean error:\n<input>:1:1: unknown tactic`; `sorry` is built in (it closes the first goal
-  and reports a sorry, as the real REPL does).
+  and reports a sorry, as the real REPL does). Command-mode proofs also know `have NAME : TYPE := by sorry` (or
+  `:= sorry`, or `:= by` and a deeper block, nested haves included): the `have`'s goal is the main goal's context
+  and `⊢ TYPE`, and the main goal gains `NAME : TYPE` as its last hypothesis; every `sorry` of a command becomes a
+  `sorries` entry with its own proof state and position (see `ScenarioRepl.check_proof`).
 
 Faults (`--fault-at N:KIND`, N counting every query read by this process, 1-based; or `{"fault": KIND}` in a
 scenario's tactic table): hang, exit137, exit139, exit1, garbage, stderr_flood, huge, slow:SECONDS.
@@ -236,6 +239,7 @@ def axioms_message(name: str, axioms: list[str]) -> str:
 
 
 _DECL = re.compile(r"(?:theorem|lemma)\s+([^\s:({\[⦃]+)")
+_HAVE = re.compile(r"have\s+([^\s:]+)\s*:\s*(.+?)\s*:=(.*)\Z", re.S)
 _PRINT_AXIOMS = re.compile(r"^\s*#print\s+axioms\s+(\S+)\s*$")
 
 
@@ -408,7 +412,11 @@ class ScenarioRepl:
             decls[name] = True
             return
         tactics = split_tactics(proof[2:] if proof.startswith("by") else "")
-        error, used_sorry = self.check_proof(goals, tactics)
+        # Every `sorry` token of the command, in source order (the order check_proof meets them in).
+        positions = [
+            _pos(n + 1, m.start()) for n, text in enumerate(body.split("\n")) for m in re.finditer(r"\bsorry\b", text)
+        ]
+        error, used_sorry = self.check_proof(goals, tactics, sorries, positions)
         if error is None and name in self.verify_fails:
             error = f"(kernel) declaration type mismatch, '{name}' does not check (fake REPL verify_fails)"
         if error is not None:
@@ -418,12 +426,56 @@ class ScenarioRepl:
             messages.append(_msg("warning", SORRY_WARNING, *name_pos))
         decls[name] = used_sorry
 
-    def check_proof(self, goals: list[str], tactics: list[str]) -> tuple[str | None, bool]:
-        """Run a command-mode tactic proof through the table: (first error or None, used sorry)."""
+    def check_proof(
+        self,
+        goals: list[str],
+        tactics: list[str],
+        sorries: list[dict[str, Any]] | None = None,
+        positions: list[dict[str, int]] | None = None,
+    ) -> tuple[str | None, bool]:
+        """Run a command-mode tactic proof through the table: (first error or None, used sorry).
+
+        With `sorries`, each `sorry` met gets an entry with a new proof state (its goal alone) and the next of
+        `positions`. REPL v4.24.0 collects one per `sorry` of the command with its goal and position
+        (`REPL/Main.lean:312` `sorries trees initialCmdState.env none`); `test/have_by_sorry.expected.out` shows
+        the shape: the sorry of `have h : x = 1 := by sorry` sits at the `sorry` token, its goal is
+        `x : Int\n⊢ x = 1`, and the main goal continues as `x : Int\nh : x = 1\n⊢ x = x`. Its proof state is a
+        command-mode one, like the root's (`sub` False: closing it is `Completed`).
+        """
         if not tactics:
             return "unsolved goals\n" + "\n\n".join(goals) if goals else "expected a proof", False
         used_sorry = False
+        goals = list(goals)
+
+        def hole(goal: str) -> None:
+            if sorries is not None:
+                entry: dict[str, Any] = {"proofState": self.new_state([goal]), "goal": goal}
+                if positions:
+                    at = positions.pop(0)
+                    entry.update(pos=at, endPos=_pos(at["line"], at["column"] + 5))
+                sorries.append(entry)
+
         for tactic in tactics:
+            have = _HAVE.match(tactic.strip())
+            if have is not None and goals and self.lookup(goals, tactic) is None:
+                name, typ, proof = have.group(1), " ".join(have.group(2).split()), have.group(3).strip()
+                cut = goals[0].rfind("⊢")
+                context = "\n".join(
+                    line for line in goals[0][:cut].rstrip("\n").split("\n") if line and not line.startswith("case ")
+                )
+                sub_goal = f"{context}\n⊢ {typ}" if context else f"⊢ {typ}"
+                if proof in ("sorry", "by sorry"):
+                    hole(sub_goal)
+                    used_sorry = True
+                elif proof.startswith("by"):
+                    error, sub_sorry = self.check_proof([sub_goal], split_tactics(proof[2:]), sorries, positions)
+                    if error is not None:
+                        return error, used_sorry
+                    used_sorry = used_sorry or sub_sorry
+                else:
+                    return "fake REPL: only tactic proofs of a `have` are simulated", used_sorry
+                goals[0] = f"{goals[0][:cut]}{name} : {typ}\n{goals[0][cut:]}"
+                continue
             entry = self.lookup(goals, tactic)
             if entry is not None and "fault" in entry:
                 if run_fault(entry["fault"]) == "answered":
@@ -431,6 +483,7 @@ class ScenarioRepl:
                 entry = {k: v for k, v in entry.items() if k != "fault"} or None
             if entry is None:
                 if tactic.strip() == "sorry" and goals:
+                    hole(goals[0])
                     goals, used_sorry = goals[1:], True
                     continue
                 return f"unknown tactic {tactic.strip()!r}", used_sorry
