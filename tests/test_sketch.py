@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from pathlib import Path
 
 import pytest
 
+from search.cache import ProofCache
 from search.config import SearchConfig
 from search.proof_testing import ScriptedProofPolicy, fixed_bodies
 from search.proofs import LeanMessage, ProofRequest
 from search.scheduler import run_routes
 from search.sketch import Elaboration, Hole, SketchConfig, SketchRoute, StitchError, check_planned_haves, stitch
+from search.subgoals import SubgoalCache
 from search.testing import Move, ScriptedPolicy, SyntheticEnv, TableSpace
 
 
@@ -173,24 +176,12 @@ def test_rejected_sketches_go_back_to_the_planner() -> None:
     assert feedback and feedback[0].messages[0].text == "unknown identifier 'bad'"
 
 
-class DictCache:
-    def __init__(self) -> None:
-        self.store: dict[str, tuple[str, ...]] = {}
-
-    def get(self, goal: str) -> tuple[str, ...] | None:
-        return self.store.get(goal)
-
-    def put(self, goal: str, proof) -> None:  # type: ignore[no-untyped-def]
-        self.store[goal] = tuple(proof)
-
-
-def test_holes_met_again_are_closed_from_the_cache() -> None:
-    cache = DictCache()
+def test_holes_met_again_are_closed_from_the_cache(tmp_path: Path) -> None:
+    cache = SubgoalCache(ProofCache(tmp_path / "proofs.db"), "v4.24.0", "abc", "import Mathlib")
     first = route_for(["have h₀ : x = 2 := by sorry\nhave h₂ : false := by sorry\nlinarith", GOOD], cache=cache)
     assert schedule(first).proved
-    # h₀'s hole was proved in the first (failed) sketch... unless the failing hole ended it first; either way the
-    # second sketch's holes went to the cache, and a new route (another attempt or problem) reuses them.
-    assert set(cache.store) >= {"h ctx\n⊢ x = 2", "h ctx\n⊢ y = 3"}
+    # The proved holes went to the cache; a new route (another attempt or problem) closes them from it.
+    assert cache.get("h ctx\n⊢ x = 2") and cache.get("h ctx\n⊢ y = 3")
     again = route_for([GOOD], cache=cache)
     result = schedule(again)
     assert result.proved and again.stats()["cache_hits"] == 2 and again.hole_searches == 0
