@@ -26,8 +26,11 @@ from prover.lean.statement import Statement, split_header
 from prover.lean.verifier import Verification, verify_proof
 from prover.models import TacticGenerator, build_generator
 from prover.results import ProofResult, ProofStats, ProofStatus, ProofStep, Versions
+from prover.sketching import PlannerConfig, search_with_sketches
 from search import SearchConfig, SearchProgress, SearchResult, SearchStatus, search_attempts
 from search.cache import CacheKey, ProofCache
+from search.proofs import ProofPolicy
+from search.subgoals import SubgoalCache
 from search.errors import CacheError
 from search.outcomes import ProofFinished, TacticState
 
@@ -63,6 +66,7 @@ class AgentConfig:
         cache_path: the verified-proof cache (None: no cache).
         trust_cache: return a cache hit without re-verifying it.
         keep_tree: put the search graph (`search-tree/1` JSON) into the result, for training data.
+        planner: the sketch planner (`--planner`); None: tactic search only.
     """
 
     lean: LeanConfig = field(default_factory=LeanConfig)
@@ -71,11 +75,15 @@ class AgentConfig:
     cache_path: Path | None = None
     trust_cache: bool = False
     keep_tree: bool = False
+    planner: PlannerConfig | None = None
 
     def config_hash(self) -> str:
         """A short hash of the settings that shape a search (not of paths or timeouts of the machine)."""
         search = {k: v for k, v in asdict(self.search).items() if k != "banned"}
-        payload = json.dumps({"search": search, "model": asdict(self.model)}, sort_keys=True, default=str)
+        shape: dict[str, object] = {"search": search, "model": asdict(self.model)}
+        if self.planner is not None:
+            shape["planner"] = asdict(self.planner)
+        payload = json.dumps(shape, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -102,6 +110,7 @@ class Agent:
         self._pool_locks: dict[str, asyncio.Lock] = {}
         self._stack = AsyncExitStack()
         self._cache: ProofCache | None = None
+        self._planner: ProofPolicy | None = None
 
     async def __aenter__(self) -> Agent:
         if self._generator is None:
@@ -116,6 +125,15 @@ class Agent:
             self._stack.push_async_callback(self._generator.close)
         if self.config.cache_path is not None:
             self._cache = self._stack.enter_context(ProofCache(self.config.cache_path))
+        planner = self.config.planner
+        if planner is not None and self._planner is None:
+            from prover.models.sketch_prompts import build_planner
+
+            built = build_planner(planner.generator, planner.model, prompt_format=planner.prompt_format,
+                                  options=planner.options, allow_download=self.config.model.allow_download,
+                                  banned=self.config.search.banned)
+            self._stack.push_async_callback(built.close)
+            self._planner = built
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -215,22 +233,38 @@ class Agent:
             logger.info("verifier: %s %s", verification.name, verification.details)
             return verification.accepted
 
+        sketch = None
         try:
-            result = await search_attempts(
-                env,
-                self.generator,
-                root,
-                search_config,
-                theorem_name=parsed.name,
-                deadline=deadline,
-                accept=accept,
-                on_progress=on_progress,
-            )
+            if self._planner is None:
+                result = await search_attempts(
+                    env,
+                    self.generator,
+                    root,
+                    search_config,
+                    theorem_name=parsed.name,
+                    deadline=deadline,
+                    accept=accept,
+                    on_progress=on_progress,
+                )
+            else:
+                assert self.config.planner is not None
+                subgoals = None if cache is None else SubgoalCache(cache, versions.lean, versions.mathlib, header)
+                result, sketch = await search_with_sketches(
+                    env=env, policy=self.generator, root=root, planner=self._planner,
+                    planner_config=self.config.planner, pool=pool, statement=parsed, statement_text=statement,
+                    header=header, preamble=preamble, search_config=search_config, deadline=deadline,
+                    accept=accept, cache=subgoals,
+                )
         except ProverError as exc:
             logger.warning("search stopped by an infrastructure fault: %s", exc)
             return _errored(statement, str(exc), started, versions)
 
         proof_result = _to_proof_result(statement, result, env, clock, started, versions)
+        if sketch is not None:
+            proof_result = replace(proof_result, route=sketch.route if proof_result.proved else "",
+                                   sketch={**sketch.stats, "sketches": sketch.records})
+        elif proof_result.proved:
+            proof_result = replace(proof_result, route="tactic")
         if config.keep_tree and result.tree is not None:
             proof_result = replace(proof_result, tree=result.tree.to_json())
         if cache is not None:

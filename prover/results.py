@@ -84,6 +84,8 @@ class ProofResult:
     failed_steps: tuple[ProofStep, ...] = ()
     versions: Versions = field(default_factory=Versions)
     tree: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # search-tree/1, when kept
+    route: str = ""  # how the proof was found: tactic, resumed, sketch, … ("" when not proved or cached)
+    sketch: dict[str, Any] | None = None  # the sketch route's counters and per-sketch records, when it ran
 
     @property
     def proved(self) -> bool:
@@ -100,5 +102,7 @@ class ProofResult:
             "error": self.error or None,
             "cached": self.cached,
             "stats": asdict(self.stats),
+            "route": self.route or None,
+            **({"sketch": self.sketch} if self.sketch is not None else {}),
             "versions": self.versions.as_dict(),
         }

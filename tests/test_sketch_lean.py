@@ -92,3 +92,39 @@ def test_the_route_on_lean_proves_rejects_and_reports_why() -> None:
     result, route = asyncio.run(go(text, [NESTED]))
     assert not result.proved  # type: ignore[attr-defined]
     assert [(r.status, r.reason) for r in route.records] == [("rejected", "the stitched proof failed the verifier")]
+
+
+# ---- from the CLI: a planner behind an OpenAI-compatible server, the portfolio proving the holes ----------------
+
+from tests.test_chat_models import chat_server  # noqa: E402,F401  (fixture)
+from tests.test_cli import repl_cmd, run_cli  # noqa: E402
+
+DEEPSEEK_OUTPUT = (
+    "### Detailed Proof and Analysis\nx = 2, so y = 3.\n\n### Lean 4 Proof with `have` Statements\n```lean4\n"
+    f"import Mathlib\n\ntheorem sk (x y : ℕ) (h₀ : x + y = 5) (h₁ : x = 2) : y = 3 := by\n"
+    + "\n".join(f"  {line}" for line in NESTED.splitlines())
+    + "\n```\n\n### Complete Lean 4 Proof\n```lean4\ntheorem sk (x y : ℕ) (h₀ : x + y = 5) (h₁ : x = 2) : y = 3 := by\n"
+    "  linarith\n```"
+)
+
+
+def test_prove_with_a_planner_from_the_cli(chat_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url, server = chat_server
+    server.replies = [DEEPSEEK_OUTPUT]
+    args = ["prove", SK, "--repl-cmd", repl_cmd("sketch.json"), "--json", "--budget", "60", "--tactic-timeout", "2",
+            "--cache", str(tmp_path / "proofs.db"), "--planner", "deepseek-ai/DeepSeek-Prover-V2-7B",
+            "--planner-generator", "openai", "--planner-args", f"base_url={url},backoff=0.01", "--sketches", "1"]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    out = json.loads(proc.stdout)
+    assert out["status"] == "proved" and out["route"] == "sketch" and out["verdict"] == "verified"
+    assert out["proof"].startswith("have h₂ : 2 + y = 5 := by omega\nhave h₃ : y = 3 := by\n  have h₄")
+    sketch = out["sketch"]
+    assert sketch["sketches_tried"] == 1 and sketch["holes_proved"] == 2 and sketch["cache_hits"] == 0
+    assert sketch["sketches"][0]["holes"][1]["goal"].endswith("⊢ y + 2 = 5")
+    # The DeepSeek sketch block was asked for with the model's own CoT prompt.
+    assert "detailed proof plan" in server.bodies[0]["messages"][-1]["content"]
+    bad = run_cli("prove", SK, "--planner-generator", "openai", "--no-cache")
+    assert bad.returncode == 2 and "need --planner" in bad.stderr

@@ -16,11 +16,17 @@ from prover.cli.options import (
     GeneratorOpt,
     LeanProject,
     ModelArgsOpt,
+    PlannerArgsOpt,
+    PlannerGeneratorOpt,
+    PlannerOpt,
+    PlannerPromptFormatOpt,
+    SketchesOpt,
     ModelOpt,
     PromptFormatOpt,
     ReplCmd,
     VerboseOpt,
     agent_config,
+    planner_config,
     lean_config,
     setup_logging,
 )
@@ -106,6 +112,11 @@ def prove(
     generator: GeneratorOpt = None,
     prompt_format: PromptFormatOpt = None,
     model_args: ModelArgsOpt = None,
+    planner: PlannerOpt = None,
+    planner_generator: PlannerGeneratorOpt = None,
+    planner_args: PlannerArgsOpt = None,
+    planner_prompt_format: PlannerPromptFormatOpt = None,
+    sketches: SketchesOpt = 4,
     budget: Annotated[float, typer.Option("--budget", help="Wall-clock seconds, everything included.", min=0.1)] = 600.0,
     width: Annotated[int, typer.Option("--width", help="Tactics sampled per expansion.", min=1)] = 8,
     alpha: Annotated[float, typer.Option("--alpha", help="Depth normalisation: priority = Σ log p / depth^α.")] = 0.5,
@@ -140,6 +151,7 @@ def prove(
         ),
         generator, model, prompt_format, model_args, allow_download,
         no_cache=no_cache, cache=cache, trust_cache=trust_cache,
+        planner=planner_config(planner, planner_generator, planner_args, planner_prompt_format, sketches),
     )
     progress = _ProgressLine()
     try:
