@@ -20,8 +20,10 @@ from pathlib import Path
 from prover.config import DEFAULT_HEADER, LeanConfig
 from prover.errors import ProverError, ReplError, ReplStartError, StatementError, UsageError
 from prover.lean.env import ProofEnvironment
+from prover.lean.goal_focus import FocusingEnvironment
 from prover.lean.pool import ReplPool
 from prover.lean.project import read_versions
+from prover.lean.sketch import LeanSketchChecker
 from prover.lean.statement import Statement, split_header
 from prover.lean.verifier import Verification, verify_proof
 from prover.models import TacticGenerator, build_generator
@@ -67,6 +69,7 @@ class AgentConfig:
         trust_cache: return a cache hit without re-verifying it.
         keep_tree: put the search graph (`search-tree/1` JSON) into the result, for training data.
         planner: the sketch planner (`--planner`); None: tactic search only.
+        split_goals: prove goals that share no metavariable apart (`--split-goals`, `prover.lean.goal_focus`).
     """
 
     lean: LeanConfig = field(default_factory=LeanConfig)
@@ -76,6 +79,7 @@ class AgentConfig:
     trust_cache: bool = False
     keep_tree: bool = False
     planner: PlannerConfig | None = None
+    split_goals: bool = False
 
     def config_hash(self) -> str:
         """A short hash of the settings that shape a search (not of paths or timeouts of the machine)."""
@@ -236,8 +240,13 @@ class Agent:
         sketch = None
         try:
             if self._planner is None:
+                focus = None
+                if config.split_goals:
+                    checker = LeanSketchChecker(pool, parsed, preamble=preamble,
+                                                tactic_timeout=search_config.tactic_timeout)
+                    focus = FocusingEnvironment(env, checker)
                 result = await search_attempts(
-                    env,
+                    focus or env,
                     self.generator,
                     root,
                     search_config,
@@ -245,6 +254,7 @@ class Agent:
                     deadline=deadline,
                     accept=accept,
                     on_progress=on_progress,
+                    focus=focus,
                 )
             else:
                 assert self.config.planner is not None
@@ -406,6 +416,7 @@ def _to_proof_result(
             seconds_lean=stats.seconds_env,
             seconds_search=stats.seconds_search,
             seconds_verify=clock.verify,
+            goal_splits=stats.goal_splits,
         ),
         steps=tuple(_path_steps(result)) if proved else (),
         failed_steps=tuple(_failed_steps(result)),

@@ -30,6 +30,7 @@ class ProofStats:
     seconds_lean: float = 0.0
     seconds_search: float = 0.0
     seconds_verify: float = 0.0
+    goal_splits: int = 0  # states proved as independent goals (`--split-goals`)
 
 
 @dataclass(frozen=True)

@@ -495,9 +495,18 @@ class _Search:
             # What _record does, inlined for the common case.
             created = add_edge(node, tactic, logprob, result, end - start)
             if created != -1:
-                if focus is not None and len(states[created].goals) > 1 and await self._split(created):
-                    pass
-                elif max_depth is None or depth[created] < max_depth:
+                if focus is not None and len(states[created].goals) > 1 and splittable(states[created].goals):
+                    # The split counts as an expansion in flight from now on; it awaits the environment, and other
+                    # runners may finish this node's runs meanwhile: only the run whose edge brought `pending` to 0
+                    # closes the expansion, so close it before awaiting.
+                    self.in_flight += 1
+                    if pending[node] == 0:
+                        self._expansion_done(node)
+                    await self._split(created)
+                    if end >= perf_deadline:
+                        self._finish(StopReason.TIMEOUT)
+                    continue
+                if max_depth is None or depth[created] < max_depth:
                     heappush(heap, (-priority[created], created))
                     if self.in_flight < concurrency and not self.propose_due:
                         self._schedule()
@@ -549,36 +558,39 @@ class _Search:
         if tree.pending[node] == 0:
             self._expansion_done(node)
 
-    async def _split(self, node: int) -> bool:
-        """Make `node` an AND node when its goals are independent and the environment focuses them.
+    async def _split(self, node: int) -> None:
+        """Make `node` an AND node when the environment focuses its goals, else queue it whole.
 
-        Returns False when the node stays whole (the caller queues it). While the environment focuses, the split
-        counts as an expansion in flight, so that the search does not end meanwhile.
+        The caller has counted the split as an expansion in flight (so that the search does not end meanwhile);
+        this closes it.
         """
         tree = self.tree
         state = tree.states[node]
-        if self.focus is None or not splittable(state.goals):
-            return False
-        self.in_flight += 1
         try:
-            parts = await self.focus.focus_goals(state)
+            parts = await self.focus.focus_goals(state)  # type: ignore[union-attr]  # only called with a focus
         except Exception as exc:
             self._external_fault(exc, "environment")
-            return True
+            return
         if self.stopped:
-            return True
-        if parts is None or len(parts) != len(state.goals):
-            self.in_flight -= 1
-            return False
-        self.goal_splits += 1
+            return
         max_depth = self.config.max_depth
-        for child in tree.split(node, parts):
+        whole = parts is None or len(parts) != len(state.goals)
+        if whole:
+            queue = [node]
+        else:
+            self.goal_splits += 1
+            queue = tree.split(node, parts)
+        for child in queue:
             if max_depth is None or tree.depth[child] < max_depth:
                 heapq.heappush(self.heap, (-tree.priority[child], child))
         if tree.status[0] == PROVED:
             self._root_proved()
-        self._expansion_done(node)
-        return True
+        if whole:
+            self.in_flight -= 1
+            self._schedule()
+        else:
+            self._expansion_done(node)
+        self._wake_soon()
 
     def _root_proved(self) -> None:
         """The tree proves the root: stop, after the verifier hook accepts the combined proof when goals split."""

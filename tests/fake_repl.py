@@ -32,7 +32,8 @@ Modes:
   and reports a sorry, as the real REPL does). Command-mode proofs also know `have NAME : TYPE := by sorry` (or
   `:= sorry`, or `:= by` and a deeper block, nested haves included): the `have`'s goal is the main goal's context
   and `⊢ TYPE`, and the main goal gains `NAME : TYPE` as its last hypothesis; every `sorry` of a command becomes a
-  `sorries` entry with its own proof state and position (see `ScenarioRepl.check_proof`).
+  `sorries` entry with its own proof state and position (see `ScenarioRepl.check_proof`). A `· tactics` block
+  focuses the main goal and must close it, as Lean's `·` does.
 
 Faults (`--fault-at N:KIND`, N counting every query read by this process, 1-based; or `{"fault": KIND}` in a
 scenario's tactic table): hang, exit137, exit139, exit1, garbage, stderr_flood, huge, slow:SECONDS.
@@ -456,6 +457,14 @@ class ScenarioRepl:
                 sorries.append(entry)
 
         for tactic in tactics:
+            if tactic.startswith("· ") and goals and self.lookup(goals, tactic) is None:
+                # Lean's `·` (cdot): the block runs on the main goal alone and must close it (`unsolved goals`).
+                block = "\n".join(line[2:] for line in tactic.split("\n"))
+                error, sub_sorry = self.check_proof(goals[:1], split_tactics("\n" + block), sorries, positions)
+                if error is not None:
+                    return error, used_sorry
+                goals, used_sorry = goals[1:], used_sorry or sub_sorry
+                continue
             have = _HAVE.match(tactic.strip())
             if have is not None and goals and self.lookup(goals, tactic) is None:
                 name, typ, proof = have.group(1), " ".join(have.group(2).split()), have.group(3).strip()

@@ -31,8 +31,8 @@ from search.tree import SearchTree
 CONFIG = SearchConfig(budget_s=30, debug=True, width=16)
 
 
-def run(space: SyntheticSpace, *, split: bool, accept=None, config: SearchConfig = CONFIG):  # type: ignore[no-untyped-def]
-    env = SyntheticEnv(space)
+def run(space: SyntheticSpace, *, split: bool, accept=None, config: SearchConfig = CONFIG, latency: float = 0.0):  # type: ignore[no-untyped-def]
+    env = SyntheticEnv(space, latency=latency, jitter=1.0 if latency else 0.0)
     policy = ScriptedPolicy(space)
     result = asyncio.run(search(env, policy, env.root_state(), config, accept=accept, focus=env if split else None))
     return result
@@ -113,6 +113,15 @@ def test_split_search_proves_a_product_in_far_fewer_expansions() -> None:
     assert [step.tactic for step in split.proof_path] == ["constructor", *["step 0", "step 1", "step 2", "qed"] * 2]
 
 
+def test_splits_while_other_runs_are_in_flight() -> None:
+    # With latency, runners interleave: the parent's last run may finish while a split awaits the environment.
+    space = ProductSpace([deep_space(2), chain_space(2), chain_space(1)])
+    for concurrency in (1, 4):
+        result = run(space, split=True, config=SearchConfig(budget_s=30, debug=True, width=16, concurrency=concurrency),
+                     latency=0.001)
+        assert result.status is SearchStatus.PROVED and replay(space, result.proof)
+
+
 def test_the_hook_sees_only_the_combined_proof_and_a_rejection_reports_nothing() -> None:
     space = ProductSpace([chain_space(2), chain_space(1)])
     seen: list[tuple[str, ...]] = []
@@ -188,3 +197,17 @@ def test_same_proofs_as_plain_search_without_products(seed: int) -> None:
         plain, split = run(space, split=False, config=config), run(space, split=True, config=config)
         assert split.proof == plain.proof
         assert split.stats.expansions == plain.stats.expansions and split.stats.goal_splits == 0
+
+
+# ---- on Lean (the fake REPL) from the CLI ----------------------------------------------------------------------
+
+
+def test_split_goals_from_the_cli_proves_each_goal_in_its_own_state() -> None:
+    from tests.test_cli import prove_json
+
+    statement = "theorem split_me (p q : Prop) (hp : p) (hq : q) : p ∧ q := by sorry"
+    code, out = prove_json(statement, "cli_split.json", "--split-goals", "--width", "32")
+    assert code == 0 and out["verdict"] == "verified", out
+    assert out["proof"] == "constructor\n· tauto\n· tauto" and out["stats"]["goal_splits"] == 1
+    code, plain = prove_json(statement, "cli_split.json", "--width", "32")
+    assert code == 0 and plain["proof"] == "constructor\ntauto\ntauto" and plain["stats"]["goal_splits"] == 0

@@ -59,6 +59,9 @@ PlannerArgsOpt = Annotated[
 PlannerPromptFormatOpt = Annotated[
     str | None, typer.Option("--planner-prompt-format", help="Planner prompt: sketch (any chat model) or deepseek-v2-sketch (default: by model name).")
 ]
+SplitGoalsOpt = Annotated[
+    bool, typer.Option("--split-goals", help="Prove goals that share no metavariable apart (AND nodes), combined with `·`.")
+]
 SketchesOpt = Annotated[int, typer.Option("--sketches", help="Sketches asked of the planner per round.", min=1)]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")]
 
@@ -122,6 +125,7 @@ def agent_config(
     cache: Path | None,
     trust_cache: bool = False,
     planner: Any = None,
+    split_goals: bool = False,
 ) -> Any:
     """The AgentConfig `prove` and `bench run` build from their shared options."""
     from prover.agent import AgentConfig, ModelConfig
@@ -133,4 +137,5 @@ def agent_config(
         cache_path=None if no_cache else (cache or default_cache_path()),
         trust_cache=trust_cache,
         planner=planner,
+        split_goals=split_goals,
     )

@@ -16,18 +16,19 @@ from prover.cli.options import (
     GeneratorOpt,
     LeanProject,
     ModelArgsOpt,
+    ModelOpt,
     PlannerArgsOpt,
     PlannerGeneratorOpt,
     PlannerOpt,
     PlannerPromptFormatOpt,
-    SketchesOpt,
-    ModelOpt,
     PromptFormatOpt,
     ReplCmd,
+    SketchesOpt,
+    SplitGoalsOpt,
     VerboseOpt,
     agent_config,
-    planner_config,
     lean_config,
+    planner_config,
     setup_logging,
 )
 from prover.config import DEFAULT_HEADER
@@ -117,6 +118,7 @@ def prove(
     planner_args: PlannerArgsOpt = None,
     planner_prompt_format: PlannerPromptFormatOpt = None,
     sketches: SketchesOpt = 4,
+    split_goals: SplitGoalsOpt = False,
     budget: Annotated[float, typer.Option("--budget", help="Wall-clock seconds, everything included.", min=0.1)] = 600.0,
     width: Annotated[int, typer.Option("--width", help="Tactics sampled per expansion.", min=1)] = 8,
     alpha: Annotated[float, typer.Option("--alpha", help="Depth normalisation: priority = Σ log p / depth^α.")] = 0.5,
@@ -152,6 +154,7 @@ def prove(
         generator, model, prompt_format, model_args, allow_download,
         no_cache=no_cache, cache=cache, trust_cache=trust_cache,
         planner=planner_config(planner, planner_generator, planner_args, planner_prompt_format, sketches),
+        split_goals=split_goals,
     )
     progress = _ProgressLine()
     try:
