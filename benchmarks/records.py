@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.loaders import Problem
+from benchmarks.pass_at_k import whole_proof_metrics
 from prover.errors import UsageError
 from prover.results import ProofResult, ProofStatus, Versions
 
@@ -257,6 +258,11 @@ def sample_record(
         record["sketch"] = {k: v for k, v in result.sketch.items() if k != "sketches"}
         if include_steps:
             record["sketches"] = result.sketch.get("sketches", [])
+    if result.samples or result.route:  # the hybrid routes (issue 11): every whole-proof sample's outcome
+        record["route"] = result.route or None
+        record["policies"] = result.policies
+        keep = None if include_steps else {"index", "round", "parent", "outcome", "reason", "tokens", "truncated"}
+        record["whole_samples"] = [dict(x) if keep is None else {k: v for k, v in x.items() if k in keep} for x in result.samples]
     if extra:
         record.update(extra)
     return record
@@ -605,6 +611,9 @@ class RunRecords:
             samples = self.samples(name)
             complete = complete and len(samples) >= entry.effective
             results[name] = {"alias": name, **task_metrics(samples, entry.known_wrong)}
+            whole = whole_proof_metrics(samples)
+            if whole["problems_with_samples"]:
+                results[name]["whole_proofs"] = whole
             n_samples[name] = {"original": entry.original, "effective": entry.effective or len(samples)}
             configs[name] = {
                 "task": name,

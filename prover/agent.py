@@ -27,14 +27,17 @@ from prover.lean.sketch import LeanSketchChecker
 from prover.lean.statement import Statement, split_header
 from prover.lean.verifier import Verification, verify_proof
 from prover.models import TacticGenerator, build_generator
+from prover.models.proof_policy import ChatProofPolicy
 from prover.results import ProofResult, ProofStats, ProofStatus, ProofStep, Versions
-from prover.sketching import PlannerConfig, search_with_sketches
+from prover.sketching import PlannerConfig, make_sketch_route, search_with_sketches, sketch_outcome
+from prover.strategies import ProofModelConfig, build_proof_policy, policy_stats, run_hybrid, whole_samples
 from search import SearchConfig, SearchProgress, SearchResult, SearchStatus, search_attempts
 from search.cache import CacheKey, ProofCache
-from search.proofs import ProofPolicy
 from search.subgoals import SubgoalCache
 from search.errors import CacheError
 from search.outcomes import ProofFinished, TacticState
+from search.proofs import ProofPolicy
+from search.scheduler import ScheduleResult
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class AgentConfig:
         keep_tree: put the search graph (`search-tree/1` JSON) into the result, for training data.
         planner: the sketch planner (`--planner`); None: tactic search only.
         split_goals: prove goals that share no metavariable apart (`--split-goals`, `prover.lean.goal_focus`).
+        proof: the whole-proof model (`--proof-model`); with one, `prove` runs the hybrid routes.
     """
 
     lean: LeanConfig = field(default_factory=LeanConfig)
@@ -80,11 +84,15 @@ class AgentConfig:
     keep_tree: bool = False
     planner: PlannerConfig | None = None
     split_goals: bool = False
+    proof: ProofModelConfig = field(default_factory=ProofModelConfig)
 
     def config_hash(self) -> str:
         """A short hash of the settings that shape a search (not of paths or timeouts of the machine)."""
         search = {k: v for k, v in asdict(self.search).items() if k != "banned"}
-        shape: dict[str, object] = {"search": search, "model": asdict(self.model)}
+        model = asdict(self.model)
+        if self.proof.enabled:  # only then: the hashes of tactic-only configurations stay what they were
+            model["proof"] = asdict(self.proof)
+        shape: dict[str, object] = {"search": search, "model": model}
         if self.planner is not None:
             shape["planner"] = asdict(self.planner)
         payload = json.dumps(shape, sort_keys=True, default=str)
@@ -106,10 +114,13 @@ class Agent:
     Use as an async context manager; `prove` may be awaited concurrently (a sweep runs W problems at once).
     """
 
-    def __init__(self, config: AgentConfig, *, generator: TacticGenerator | None = None) -> None:
+    def __init__(
+        self, config: AgentConfig, *, generator: TacticGenerator | None = None, proof_policy: ProofPolicy | None = None
+    ) -> None:
         self.config = config
         self.versions = read_versions(config.lean.project_dir)
         self._generator = generator
+        self._proof_policy = proof_policy
         self._pools: dict[str, ReplPool] = {}
         self._pool_locks: dict[str, asyncio.Lock] = {}
         self._stack = AsyncExitStack()
@@ -127,18 +138,35 @@ class Agent:
                 allow_download=model.allow_download,
             )
             self._stack.push_async_callback(self._generator.close)
+        if self._proof_policy is None and self.config.proof.enabled:
+            policy = build_proof_policy(self.config.proof, self.config.search.banned)
+            self._proof_policy = policy
+            self._stack.push_async_callback(policy.close)
         if self.config.cache_path is not None:
             self._cache = self._stack.enter_context(ProofCache(self.config.cache_path))
         planner = self.config.planner
         if planner is not None and self._planner is None:
-            from prover.models.sketch_prompts import build_planner
+            from prover.models.sketch_prompts import build_planner, planner_over
 
-            built = build_planner(planner.generator, planner.model, prompt_format=planner.prompt_format,
-                                  options=planner.options, allow_download=self.config.model.allow_download,
-                                  banned=self.config.search.banned)
-            self._stack.push_async_callback(built.close)
-            self._planner = built
+            proof = self.config.proof
+            if isinstance(self._proof_policy, ChatProofPolicy) and (planner.model, planner.generator) == (
+                proof.model, proof.generator
+            ):  # the whole-proof model doubles as planner: the same loaded weights or server
+                self._planner = planner_over(self._proof_policy.chat, planner.model, planner.prompt_format,
+                                             self.config.search.banned)
+            else:
+                built = build_planner(planner.generator, planner.model, prompt_format=planner.prompt_format,
+                                      options=planner.options, allow_download=self.config.model.allow_download,
+                                      banned=self.config.search.banned)
+                self._stack.push_async_callback(built.close)
+                self._planner = built
         return self
+
+    def _subgoals(self, header: str) -> SubgoalCache | None:
+        """The subgoal cache for one header (in the proof-cache file), when the cache is on."""
+        if self._cache is None:
+            return None
+        return SubgoalCache(self._cache, self.versions.lean, self.versions.mathlib, header)
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()
@@ -169,6 +197,7 @@ class Agent:
         budget_s: float | None = None,
         on_progress: Callable[[SearchProgress], None] | None = None,
         allowed_axioms: Iterable[str] = (),
+        informal: str = "",
     ) -> ProofResult:
         """Prove one statement within the budget (default `config.search.budget_s`), everything included.
 
@@ -178,6 +207,7 @@ class Agent:
             budget_s: this problem's wall-clock budget (a competition time manager sets it per problem).
             on_progress: called with the search's progress (the CLI draws its progress line from it).
             allowed_axioms: axioms the header declares that a proof may use (see `verify_proof`).
+            informal: the problem in words, for whole-proof prompts that show it.
 
         Returns:
             A frozen ProofResult; `proved` only with a verifier-accepted proof.
@@ -237,6 +267,32 @@ class Agent:
             logger.info("verifier: %s %s", verification.name, verification.details)
             return verification.accepted
 
+        sketch_route = None
+        if self._planner is not None and self._proof_policy is not None:  # the planner joins the hybrid routes
+            assert config.planner is not None
+            sketch_route = make_sketch_route(
+                planner=self._planner, planner_config=config.planner, policy=self.generator, pool=pool,
+                statement=parsed, statement_text=statement, header=header, preamble=preamble,
+                search_config=search_config, cache=self._subgoals(header),
+            )
+        if self._proof_policy is not None:  # ---- the hybrid routes (whole proofs + tactic search), issue 11
+            try:
+                scheduled, _ = await run_hybrid(
+                    statement=parsed, header=header, informal=informal, pool=pool, env=env, lean=config.lean,
+                    search_config=search_config, tactic_policy=self.generator, proof_policy=self._proof_policy,
+                    proof_config=config.proof, deadline=deadline, verify=accept, allowed_axioms=allowed,
+                    extra_routes=[sketch_route] if sketch_route is not None else [],
+                )
+            except ProverError as exc:
+                logger.warning("hybrid routes stopped by an infrastructure fault: %s", exc)
+                return _errored(statement, str(exc), started, versions)
+            proof_result = _hybrid_result(statement, scheduled, env, clock, started, versions)
+            if sketch_route is not None:
+                proof_result = replace(proof_result, sketch=sketch_outcome(sketch_route).as_result())
+            if cache is not None:
+                self._record(cache, key, parsed.name, proof_result, clock, search_config)
+            return proof_result
+
         sketch = None
         try:
             if self._planner is None:
@@ -258,7 +314,7 @@ class Agent:
                 )
             else:
                 assert self.config.planner is not None
-                subgoals = None if cache is None else SubgoalCache(cache, versions.lean, versions.mathlib, header)
+                subgoals = self._subgoals(header)
                 result, sketch = await search_with_sketches(
                     env=env, policy=self.generator, root=root, planner=self._planner,
                     planner_config=self.config.planner, pool=pool, statement=parsed, statement_text=statement,
@@ -421,6 +477,53 @@ def _to_proof_result(
         steps=tuple(_path_steps(result)) if proved else (),
         failed_steps=tuple(_failed_steps(result)),
         versions=versions,
+    )
+
+
+def _hybrid_result(
+    statement: str, scheduled: ScheduleResult, env: ProofEnvironment, clock: _Clock, started: float, versions: Versions
+) -> ProofResult:
+    """A ProofResult from the routes' schedule: `proved` only for the text the final verifier accepted."""
+    tactic = scheduled.report("tactic")
+    search = tactic.detail if tactic is not None and isinstance(tactic.detail, SearchResult) else None
+    base = _to_proof_result(statement, search, env, clock, started, versions) if search is not None else None
+    proved = bool(scheduled.proof) and scheduled.proof in clock.accepted
+    errors = [f"{r.route}: {r.error}" for r in scheduled.reports if r.error]
+    if proved:
+        status = ProofStatus.PROVED
+    elif scheduled.timed_out or any(r.status == "timeout" for r in scheduled.reports):
+        status = ProofStatus.TIMEOUT
+    elif errors and all(r.status == "error" for r in scheduled.reports):
+        status = ProofStatus.ERROR
+    else:
+        status = ProofStatus.FAILED
+    policies = policy_stats(scheduled)
+    whole = policies.get("whole", {})
+    stats = base.stats if base is not None else ProofStats()
+    stats = replace(
+        stats,
+        lean_calls=env.stats.lean_calls,
+        model_calls=stats.model_calls + int(whole.get("model_calls", 0)),
+        seconds_total=time.monotonic() - started,
+        seconds_model=stats.seconds_model + float(whole.get("seconds_model", 0.0)),
+        seconds_verify=clock.verify,
+    )
+    shown = clock.accepted[scheduled.proof] if proved else clock.last
+    via_tactic = proved and scheduled.route == "tactic" and base is not None and base.proved
+    return ProofResult(
+        status=status,
+        statement=statement,
+        proof=scheduled.proof if proved else (),
+        verdict=shown.name if shown is not None else None,
+        stop_reason="proved" if proved else (base.stop_reason if base is not None else status.value),
+        error="; ".join(errors),
+        stats=stats,
+        steps=base.steps if via_tactic and base is not None else (),
+        failed_steps=base.failed_steps if base is not None else (),
+        versions=versions,
+        route=scheduled.kind if proved else "",
+        policies=policies,
+        samples=tuple(whole_samples(scheduled)),
     )
 
 

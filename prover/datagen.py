@@ -13,6 +13,8 @@ Reads run directories (`benchmarks.records` layout: `samples_<task>_<time>.jsonl
 * `sketches.jsonl` — planner sketches (sketch-and-fill, `--planner`) that elaborated, with their holes: `sketch`
   (the `have … := by sorry` body), `status` (`proved`, `hole_failed`, `rejected`, …), `holes` (each hole's goal
   with its context and its proof, `null` when not proved), `stitched` (the filled proof, when every hole was).
+* `repairs.jsonl` — compiler-feedback repair triples from whole-proof samples (sweeps run with `--proof-model` and
+  `--log-samples`): `failed_proof`, `errors` (Lean's messages on it), `repaired_proof` (a repair Lean accepted).
 
 Every record carries `versions` (package, git hash, Lean, Mathlib, REPL, dataset and its commit, task version) and
 `run` (the run directory, its start time, the model), all strings, so `datasets.load_dataset("json",
@@ -44,7 +46,7 @@ __all__ = ["DatagenSummary", "KINDS", "annotate", "export_training_data", "find_
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("state_tactic", "proofs", "annotated", "negatives", "sketches")
+KINDS = ("state_tactic", "proofs", "annotated", "negatives", "repairs", "sketches")
 _VERSION_KEYS = ("prover", "git_hash", "lean", "mathlib", "repl")
 _WS = re.compile(r"\s+")
 
@@ -297,6 +299,7 @@ def _export_sample(
                   "sketch": body, "status": str(sketch.get("status", "")), "holes": holes,
                   "stitched": str(sketch.get("stitched") or ""), **meta}
         writer.add("sketches", (str(s.get("statement_sha256") or ""), body), record)
+    _export_repairs(writer, s, {**common, **meta})
     if not proved:
         return
     header, statement = str(s.get("header") or ""), str(s.get("statement") or "")
@@ -331,3 +334,26 @@ def _export_sample(
                 **meta,
             },
         )
+
+
+def _export_repairs(writer: _Writer, s: Mapping[str, Any], common: Mapping[str, Any]) -> None:
+    """(failed proof, Lean's errors, repaired proof) for every repair Lean accepted whose parent failed."""
+    records = [dict(x) for x in s.get("whole_samples") or []]
+    by_index = {r.get("index"): r for r in records}
+    header, statement = str(s.get("header") or ""), str(s.get("statement") or "")
+    for r in records:
+        parent = by_index.get(r.get("parent"))
+        if r.get("outcome") != "passed" or parent is None or parent.get("outcome") != "failed":
+            continue
+        failed, repaired = parent.get("body"), r.get("body")
+        if not failed or not repaired:  # sweeps without --log-samples keep outcomes only
+            continue
+        writer.add("repairs", (str(s.get("statement_sha256") or statement), failed, repaired), {
+            **common,
+            "header": header,
+            "formal_statement": statement,
+            "failed_proof": failed,
+            "errors": [str(e) for e in parent.get("errors") or []],
+            "repaired_proof": repaired,
+            "round": int(r.get("round") or 0),
+        })

@@ -85,7 +85,11 @@ class ProofResult:
     failed_steps: tuple[ProofStep, ...] = ()
     versions: Versions = field(default_factory=Versions)
     tree: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # search-tree/1, when kept
-    route: str = ""  # how the proof was found: tactic, resumed, sketch, … ("" when not proved or cached)
+    # The hybrid routes (issue 11): how the proof was found (`tactic`, `whole`, `repaired`, `resumed`), each
+    # route's stats, and every whole-proof sample's record (outcome, reason, tokens, round, body).
+    route: str = ""
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
+    samples: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
     sketch: dict[str, Any] | None = None  # the sketch route's counters and per-sketch records, when it ran
 
     @property
@@ -94,7 +98,10 @@ class ProofResult:
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` object of contract 5 (plus a few extra keys)."""
-        return {
+        stats: dict[str, Any] = asdict(self.stats)
+        if self.policies:
+            stats["policies"] = self.policies
+        out = {
             "status": self.status.value,
             "proof": "\n".join(self.proof) if self.proof else None,
             "statement": self.statement,
@@ -102,8 +109,11 @@ class ProofResult:
             "stop_reason": self.stop_reason,
             "error": self.error or None,
             "cached": self.cached,
-            "stats": asdict(self.stats),
-            "route": self.route or None,
-            **({"sketch": self.sketch} if self.sketch is not None else {}),
+            "stats": stats,
             "versions": self.versions.as_dict(),
         }
+        if self.route:
+            out["route"] = self.route
+        if self.sketch is not None:
+            out["sketch"] = self.sketch
+        return out

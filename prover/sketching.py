@@ -27,7 +27,7 @@ from search.routes import TacticRoute
 from search.scheduler import run_routes
 from search.sketch import HoleCache, SketchConfig, SketchRoute
 
-__all__ = ["PlannerConfig", "SketchOutcome", "search_with_sketches"]
+__all__ = ["PlannerConfig", "SketchOutcome", "make_sketch_route", "search_with_sketches", "sketch_outcome"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,40 @@ class SketchOutcome:
     stats: dict[str, Any] = field(default_factory=dict)
     records: list[dict[str, Any]] = field(default_factory=list)
 
+    def as_result(self) -> dict[str, Any]:
+        """`ProofResult.sketch`: the counters and the per-sketch records."""
+        return {**self.stats, "sketches": self.records}
+
+
+def sketch_outcome(route: SketchRoute, kind: str = "") -> SketchOutcome:
+    """What a sketch route did (its records are JSON-ready)."""
+    return SketchOutcome(kind, route.stats(), [r.to_json() for r in route.records])
+
+
+def make_sketch_route(
+    *,
+    planner: ProofPolicy,
+    planner_config: PlannerConfig,
+    policy: Policy,
+    pool: ReplPool,
+    statement: Statement,
+    statement_text: str,
+    header: str,
+    preamble: str,
+    search_config: SearchConfig,
+    cache: HoleCache | None,
+) -> SketchRoute:
+    """The sketch route of one problem on a warm pool (holes searched with `policy` and `search_config`)."""
+    return SketchRoute(
+        planner=planner,
+        checker=LeanSketchChecker(pool, statement, preamble=preamble, tactic_timeout=search_config.tactic_timeout),
+        policy=policy,
+        request=ProofRequest(statement.name, header, statement_text),
+        search_config=search_config,
+        config=SketchConfig(sketches=planner_config.sketches, rounds=planner_config.rounds),
+        cache=cache,
+    )
+
 
 async def search_with_sketches(
     *,
@@ -71,18 +105,13 @@ async def search_with_sketches(
 ) -> tuple[SearchResult, SketchOutcome]:
     """Run the tactic and sketch routes for one problem (see the module docstring)."""
     tactic = TacticRoute(env, policy, root, search_config, theorem_name=statement.name)
-    sketch = SketchRoute(
-        planner=planner,
-        checker=LeanSketchChecker(pool, statement, preamble=preamble, tactic_timeout=search_config.tactic_timeout),
-        policy=policy,
-        request=ProofRequest(statement.name, header, statement_text),
-        search_config=search_config,
-        config=SketchConfig(sketches=planner_config.sketches, rounds=planner_config.rounds),
-        cache=cache,
+    sketch = make_sketch_route(
+        planner=planner, planner_config=planner_config, policy=policy, pool=pool, statement=statement,
+        statement_text=statement_text, header=header, preamble=preamble, search_config=search_config, cache=cache,
     )
     started = time.monotonic()
     schedule = await run_routes([tactic, sketch], deadline=deadline, verify=accept)
-    outcome = SketchOutcome(schedule.kind, sketch.stats(), [r.to_json() for r in sketch.records])
+    outcome = sketch_outcome(sketch, schedule.kind)
     result = tactic.result
     if result is None:  # cancelled: the sketch route won first, or the deadline passed
         reason = StopReason.PROVED if schedule.proved else StopReason.TIMEOUT

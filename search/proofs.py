@@ -19,6 +19,7 @@ Everything here is pure: no Lean, no model, no subprocess.
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -160,7 +161,8 @@ class PrefixChannel:
     """Hands resumed prefixes to a running tactic search (the search `connect`s while it runs).
 
     `send` grafts at once when a search is connected and queues otherwise; a search that connects later takes the
-    queue. `logprob` is the score each grafted step gets (its priority's origin: 0.0 puts a whole-proof model's
+    queue, and a tactic route whose search has ended waits on `wait` for queued prefixes to resume from (until the
+    producers `close` the channel). `logprob` is the score each grafted step gets (its priority's origin: 0.0 puts a whole-proof model's
     accepted steps above anything the tactic policy is less than certain of). Returns the number of new nodes.
     """
 
@@ -169,13 +171,44 @@ class PrefixChannel:
     grafted_nodes: int = 0
     sent: int = 0
     sent_tactics: list[tuple[str, ...]] = field(default_factory=list)
+    closed: bool = False
     _callback: GraftCallback | None = None
+    _event: asyncio.Event | None = None
+
+    def _wake(self) -> None:
+        if self._event is not None:
+            self._event.set()
+
+    def close(self) -> None:
+        """No more prefixes will come (the whole-proof route ended)."""
+        self.closed = True
+        self._wake()
+
+    async def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for a queued prefix; False when none came (timeout, or closed and empty)."""
+        if self._event is None:
+            self._event = asyncio.Event()
+        while not self.pending and not self.closed:
+            self._event.clear()
+            try:
+                await asyncio.wait_for(self._event.wait(), timeout)
+            except asyncio.TimeoutError:
+                break
+        return bool(self.pending)
+
+    def take(self) -> tuple[tuple[str, TacticState], ...] | None:
+        """The deepest queued prefix (removing the whole queue), or None."""
+        if not self.pending:
+            return None
+        queued, self.pending = self.pending, []
+        return max(queued, key=len)
 
     def send(self, steps: Sequence[tuple[str, TacticState]]) -> int:
         self.sent += 1
         self.sent_tactics.append(tuple(tactic for tactic, _ in steps))
         if self._callback is None:
             self.pending.append(tuple(steps))
+            self._wake()
             return 0
         added = self._callback(steps, self.logprob)
         self.grafted_nodes += added

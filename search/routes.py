@@ -46,6 +46,9 @@ class TacticRoute:
     name: str = "tactic"
     stop_on_win: bool = True
     result: SearchResult | None = None
+    results: list[SearchResult] = field(default_factory=list)
+    proof: tuple[str, ...] = ()
+    resumed_searches: int = 0
 
     async def run(self, ctx: RouteContext) -> RouteReport:
         async def accept(proof: tuple[str, ...]) -> bool:
@@ -56,14 +59,38 @@ class TacticRoute:
             self.env, self.policy, self.root, self.config, theorem_name=self.theorem_name, deadline=ctx.deadline,
             accept=accept, grafts=ctx.grafts,
         )
+        self.results.append(result)
+        # The tree can end (root FAILED, exhausted) before a whole proof's prefix arrives: then each later prefix
+        # is resumed by a search of its own from its deepest state, its proof being the prefix's tactics + the rest.
+        while not result.proved and ctx.remaining() > 0 and await ctx.grafts.wait(ctx.remaining()):
+            prefix = ctx.grafts.take()
+            if not prefix:
+                continue
+            tactics = tuple(tactic for tactic, _ in prefix)
+
+            async def accept_resumed(proof: tuple[str, ...], head: tuple[str, ...] = tactics) -> bool:
+                return await ctx.accept(head + proof, self.name, "resumed")
+
+            result = await search(
+                self.env, self.policy, prefix[-1][1], self.config, theorem_name=self.theorem_name,
+                deadline=ctx.deadline, accept=accept_resumed,
+            )
+            self.results.append(result)
+            self.resumed_searches += 1
+            if result.proved:
+                self.result = result
+                self.proof = tactics + result.proof
+        if self.result is not None and self.result.proved and not self.proof:
+            self.proof = self.result.proof
         return self.partial_report(result.status.value)
 
     def partial_report(self, status: str) -> RouteReport:
-        result = self.result
-        if result is None:
+        if not self.results:
             return RouteReport(self.name, status)
-        stats = result.stats.to_json()
-        return RouteReport(self.name, status, result.proof, "", result.error, stats, detail=result)
+        stats = sum((r.stats for r in self.results[1:]), self.results[0].stats).to_json()
+        stats["resumed_searches"] = self.resumed_searches
+        main = self.result if self.result is not None else self.results[-1]
+        return RouteReport(self.name, status, self.proof, "", main.error, stats, detail=self.results[0])
 
 
 @dataclass(frozen=True)
@@ -121,6 +148,7 @@ class WholeProofRoute:
         self.config = config
         self.name = name
         self.stop_on_win = config.stop_on_proof
+        self.produces_prefixes = config.resume and replayer is not None
         self.counts = _Counters()
         self.records: list[dict[str, Any]] = []
         self.proof: tuple[str, ...] = ()

@@ -10,7 +10,9 @@ route adds itself by implementing the same two members; the scheduler does not c
   cancelled at the deadline or by another route's win cannot lose a proof whose check already started: pending
   checks are awaited before `run_routes` returns (each is bounded by the verifier's own timeout). The first
   accepted proof is the winner; `kind` records how it was found (`tactic`, `whole`, `repaired`, `resumed`, …);
-- `ctx.grafts`: the `PrefixChannel` from proof routes into the tactic tree.
+- `ctx.grafts`: the `PrefixChannel` from proof routes into the tactic tree. Routes with a true
+  `produces_prefixes` attribute feed it; the scheduler closes it once every such route has ended (at once when
+  there is none), so a tactic route waiting for prefixes to resume from stops waiting.
 
 A route that raises is reported with status `error` and the others go on (a dead model server ends only its own
 route). Once a proof is accepted the other routes whose `stop_on_win` is true (the default) are cancelled (the
@@ -151,6 +153,17 @@ async def run_routes(
                 task.cancel()
 
     ctx._on_win = cancel_stoppable
+    producers = {task for task, route in tasks.items() if getattr(route, "produces_prefixes", False)}
+
+    def producer_done(task: asyncio.Task[RouteReport]) -> None:
+        producers.discard(task)
+        if not producers:
+            ctx.grafts.close()
+
+    if not producers:
+        ctx.grafts.close()
+    for task in producers:
+        task.add_done_callback(producer_done)
     timed_out = False
     try:
         pending = set(tasks)

@@ -420,8 +420,9 @@ class ScenarioRepl:
         error, used_sorry = self.check_proof(goals, tactics, sorries, positions)
         if error is None and name in self.verify_fails:
             error = f"(kernel) declaration type mismatch, '{name}' does not check (fake REPL verify_fails)"
+            self.failed_tactic = -1
         if error is not None:
-            messages.append(_msg("error", error, line_of_proof, 0))
+            messages.append(_msg("error", error, *_error_position(body, start, tactics, error, line_of_proof, self.failed_tactic)))
             return  # the failed declaration is not added
         if used_sorry:
             messages.append(_msg("warning", SORRY_WARNING, *name_pos))
@@ -443,6 +444,7 @@ class ScenarioRepl:
         `x : Int\n⊢ x = 1`, and the main goal continues as `x : Int\nh : x = 1\n⊢ x = x`. Its proof state is a
         command-mode one, like the root's (`sub` False: closing it is `Completed`).
         """
+        self.failed_tactic = -1
         if not tactics:
             return "unsolved goals\n" + "\n\n".join(goals) if goals else "expected a proof", False
         used_sorry = False
@@ -456,7 +458,7 @@ class ScenarioRepl:
                     entry.update(pos=at, endPos=_pos(at["line"], at["column"] + 5))
                 sorries.append(entry)
 
-        for tactic in tactics:
+        for index, tactic in enumerate(tactics):
             if tactic.startswith("· ") and goals and self.lookup(goals, tactic) is None:
                 # Lean's `·` (cdot): the block runs on the main goal alone and must close it (`unsolved goals`).
                 block = "\n".join(line[2:] for line in tactic.split("\n"))
@@ -490,6 +492,7 @@ class ScenarioRepl:
                 if run_fault(entry["fault"]) == "answered":
                     return "garbage was answered", False
                 entry = {k: v for k, v in entry.items() if k != "fault"} or None
+            self.failed_tactic = index
             if entry is None:
                 if tactic.strip() == "sorry" and goals:
                     hole(goals[0])
@@ -507,6 +510,27 @@ class ScenarioRepl:
         if goals:
             return "unsolved goals\n" + "\n\n".join(goals), used_sorry
         return None, used_sorry
+
+
+def _error_position(
+    body: str, start: int, tactics: list[str], error: str, line_of_proof: int, index: int
+) -> tuple[int, int, int]:
+    """(line, column, end column) of a command-mode proof error. Lean reports a failing tactic's error at that
+    tactic's syntax, and `unsolved goals` at the `by` block (Lean/Elab/Tactic/BuiltinTactic.lean `evalTacticSeq`,
+    Lean/Elab/Term.lean `reportUnsolvedGoals`); the REPL passes Lean's positions through (REPL/JSON.lean
+    `Message.of`: `pos`, `endPos`, lines 1-based, columns 0-based, counted in the command text)."""
+    if error.startswith("unsolved goals") or index < 0 or start < 0:
+        return line_of_proof, 0, 0
+    offset = start
+    for i, tactic in enumerate(tactics[: index + 1]):  # each tactic's first line, in order, after the previous one
+        first = tactic.split("\n", 1)[0]
+        found = body.find(first, offset)
+        if found < 0:
+            return line_of_proof, 0, 0
+        offset = found if i == index else found + len(first)
+    line = body[:offset].count("\n") + 1
+    column = offset - (body.rfind("\n", 0, offset) + 1)
+    return line, column, column + len(tactics[index].split(" ", 1)[0].split("\n", 1)[0])
 
 
 def split_tactics(block: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,6 +65,28 @@ SplitGoalsOpt = Annotated[
 ]
 SketchesOpt = Annotated[int, typer.Option("--sketches", help="Sketches asked of the planner per round.", min=1)]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")]
+
+# Whole-proof options (issue 11), shared by `prove` and `bench run`.
+ProofModelOpt = Annotated[
+    str | None, typer.Option("--proof-model", help="Whole-proof chat model (Goedel-Prover-V2, DeepSeek-Prover-V2, Kimina, any instruction model): name or local path.")
+]
+ProofGeneratorOpt = Annotated[str, typer.Option("--proof-generator", help="Backend of the proof model: hf, vllm, openai (/v1/chat/completions).")]
+ProofModelArgsOpt = Annotated[
+    list[str] | None, typer.Option("--proof-model-args", help="Proof-model backend option key=value (e.g. base_url=…, timeout=1800).")
+]
+ProofPromptFormatOpt = Annotated[
+    str | None, typer.Option("--proof-prompt-format", help="deepseek-v2-cot, deepseek-v2, goedel-v2, kimina-preview, kimina-2025, chat (default: by model name).")
+]
+ProofSamplesOpt = Annotated[int, typer.Option("--proof-samples", help="Whole proofs sampled in the first round.", min=1)]
+RepairRoundsOpt = Annotated[
+    int | None, typer.Option("--repair-rounds", help="Compiler-feedback repair rounds R (default: the model's own; Goedel 2).", min=0)
+]
+ProofMaxTokensOpt = Annotated[
+    int | None, typer.Option("--proof-max-tokens", help="Tokens per whole proof (default: the model's published setting).", min=1)
+]
+WholeOnlyOpt = Annotated[
+    bool, typer.Option("--whole-only", help="Whole-proof sampling alone, every sample checked (pass@k reproduction); no tactic search.")
+]
 
 
 def parse_key_values(items: list[str] | None) -> dict[str, str]:
@@ -126,11 +149,15 @@ def agent_config(
     trust_cache: bool = False,
     planner: Any = None,
     split_goals: bool = False,
+    proof: Any = None,
 ) -> Any:
-    """The AgentConfig `prove` and `bench run` build from their shared options."""
+    """The AgentConfig `prove` and `bench run` build from their shared options (`proof`: a ProofModelConfig)."""
     from prover.agent import AgentConfig, ModelConfig
+    from prover.models.proof_prompts import looks_like_whole_proof_model
 
-    return AgentConfig(
+    if model is not None and looks_like_whole_proof_model(model):
+        raise UsageError(f"{model} is a whole-proof model, not a tactic model: pass it as --proof-model {model}")
+    config = AgentConfig(
         lean=lean,
         search=search,
         model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download),
@@ -138,4 +165,37 @@ def agent_config(
         trust_cache=trust_cache,
         planner=planner,
         split_goals=split_goals,
+    )
+    return config if proof is None else replace(config, proof=proof)
+
+
+def proof_config(
+    model: str | None,
+    generator: str,
+    model_args: list[str] | None,
+    prompt_format: str | None,
+    samples: int,
+    repair_rounds: int | None,
+    max_tokens: int | None,
+    whole_only: bool,
+    allow_download: bool,
+) -> Any:
+    """The ProofModelConfig of the `--proof-*` options; bad combinations are usage errors."""
+    from prover.models.chat import CHAT_GENERATORS
+    from prover.models.proof_prompts import looks_like_tactic_model, proof_format_for
+    from prover.strategies import ProofModelConfig
+
+    if model is None:
+        if whole_only:
+            raise UsageError("--whole-only needs a whole-proof model (--proof-model NAME)")
+        return ProofModelConfig()
+    if looks_like_tactic_model(model):
+        raise UsageError(f"{model} is a tactic model, not a whole-proof model: pass it as --model {model}")
+    if generator not in CHAT_GENERATORS:
+        raise UsageError(f"--proof-generator must be one of {', '.join(CHAT_GENERATORS)}, got {generator!r}")
+    proof_format_for(model, prompt_format)  # an unknown format fails here, before weights load
+    return ProofModelConfig(
+        model=model, generator=generator, prompt_format=prompt_format, options=parse_key_values(model_args),
+        samples=samples, repair_rounds=repair_rounds, max_tokens=max_tokens, whole_only=whole_only,
+        allow_download=allow_download,
     )

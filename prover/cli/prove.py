@@ -22,13 +22,22 @@ from prover.cli.options import (
     PlannerOpt,
     PlannerPromptFormatOpt,
     PromptFormatOpt,
+    ProofGeneratorOpt,
+    ProofMaxTokensOpt,
+    ProofModelArgsOpt,
+    ProofModelOpt,
+    ProofPromptFormatOpt,
+    ProofSamplesOpt,
+    RepairRoundsOpt,
     ReplCmd,
     SketchesOpt,
     SplitGoalsOpt,
     VerboseOpt,
+    WholeOnlyOpt,
     agent_config,
     lean_config,
     planner_config,
+    proof_config,
     setup_logging,
 )
 from prover.config import DEFAULT_HEADER
@@ -119,6 +128,14 @@ def prove(
     planner_prompt_format: PlannerPromptFormatOpt = None,
     sketches: SketchesOpt = 4,
     split_goals: SplitGoalsOpt = False,
+    proof_model: ProofModelOpt = None,
+    proof_generator: ProofGeneratorOpt = "hf",
+    proof_model_args: ProofModelArgsOpt = None,
+    proof_prompt_format: ProofPromptFormatOpt = None,
+    proof_samples: ProofSamplesOpt = 8,
+    repair_rounds: RepairRoundsOpt = None,
+    proof_max_tokens: ProofMaxTokensOpt = None,
+    whole_only: WholeOnlyOpt = False,
     budget: Annotated[float, typer.Option("--budget", help="Wall-clock seconds, everything included.", min=0.1)] = 600.0,
     width: Annotated[int, typer.Option("--width", help="Tactics sampled per expansion.", min=1)] = 8,
     alpha: Annotated[float, typer.Option("--alpha", help="Depth normalisation: priority = Σ log p / depth^α.")] = 0.5,
@@ -155,6 +172,10 @@ def prove(
         no_cache=no_cache, cache=cache, trust_cache=trust_cache,
         planner=planner_config(planner, planner_generator, planner_args, planner_prompt_format, sketches),
         split_goals=split_goals,
+        proof=proof_config(
+            proof_model, proof_generator, proof_model_args, proof_prompt_format, proof_samples, repair_rounds,
+            proof_max_tokens, whole_only, allow_download,
+        ),
     )
     progress = _ProgressLine()
     try:

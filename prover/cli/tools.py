@@ -25,8 +25,10 @@ def doctor(repl_cmd: ReplCmd = None, lean_project: LeanProject = None, verbose: 
 
 @app.command()
 def models() -> None:
-    """List the tactic generators and prompt formats."""
+    """List the tactic generators and prompt formats, and the whole-proof (--proof-model) formats."""
     from prover.models import list_generators, list_prompt_formats
+    from prover.models.chat import CHAT_GENERATORS
+    from prover.models.proof_prompts import FORMATS as PROOF_FORMATS
 
     print("generators:")
     for name, description in list_generators():
@@ -34,6 +36,10 @@ def models() -> None:
     print("prompt formats:")
     for name, description in list_prompt_formats():
         print(f"  {name:12s} {description}")
+    print(f"proof generators (--proof-generator): {', '.join(CHAT_GENERATORS)}")
+    print("proof prompt formats (--proof-prompt-format):")
+    for fmt in PROOF_FORMATS.values():
+        print(f"  {fmt.name:16s} {fmt.description} (R={fmt.repair_rounds}, T={fmt.temperature:g}, max_tokens={fmt.max_tokens})")
 
 
 @app.command()

@@ -262,6 +262,14 @@ def looks_like_whole_proof_model(model: str) -> bool:
     return any(hint in low for hint in WHOLE_PROOF_MODEL_HINTS) or ("kimina" in low and "preview-distill" in low)
 
 
+def looks_like_tactic_model(model: str) -> bool:
+    """Whether a model name is one of the public tactic (step) models the tactic prompt formats know."""
+    from prover.models.prompts import FORMATS as TACTIC_FORMATS
+
+    low = model.lower()
+    return any(p in low for name in TACTIC_FORMATS.names() for p in TACTIC_FORMATS.get(name).model_patterns)
+
+
 def proof_format_for(model: str, name: str | None = None) -> ProofFormat:
     """The format called `name`, or the one the model's name implies (`chat` when none does)."""
     if name is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from prover.models.chat import build_chat_model
+from prover.models.chat import ChatModel, build_chat_model
 from prover.models.proof_policy import ChatProofPolicy
 from prover.models.proof_prompts import (
     FORMATS as PROOF_FORMATS,
@@ -32,7 +32,7 @@ from prover.errors import UsageError
 from search.banned import BannedTokens
 from search.proofs import Attempt, ProofRequest
 
-__all__ = ["PLANNER_FORMATS", "build_planner", "planner_banned", "planner_format_for"]
+__all__ = ["PLANNER_FORMATS", "build_planner", "planner_banned", "planner_format_for", "planner_over"]
 
 SKETCH_INSTRUCTIONS = (
     "Write a proof sketch of the following theorem in Lean 4 with Mathlib. Break the proof into intermediate "
@@ -98,6 +98,12 @@ def planner_banned(banned: BannedTokens) -> BannedTokens:
     return BannedTokens.of(token for token in banned.tokens if token != "sorry")
 
 
+def planner_over(chat: ChatModel, model: str, prompt_format: str | None, banned: BannedTokens) -> ChatProofPolicy:
+    """A planner over a chat model already built (the whole-proof model doubling as planner); closing it is the
+    owner's business."""
+    return ChatProofPolicy(chat, planner_format_for(model, prompt_format), planner_banned(banned))
+
+
 def build_planner(
     generator: str,
     model: str,
@@ -113,6 +119,6 @@ def build_planner(
         UsageError: unknown generator, format or option; ModelNotFoundError / EnvironmentProblem: see
         `build_chat_model`.
     """
-    fmt = planner_format_for(model, prompt_format)
-    return ChatProofPolicy(build_chat_model(generator, model, options, allow_download=allow_download), fmt,
-                           planner_banned(banned))
+    planner_format_for(model, prompt_format)  # an unknown format fails before the model loads
+    return planner_over(build_chat_model(generator, model, options, allow_download=allow_download), model,
+                        prompt_format, banned)
