@@ -520,16 +520,9 @@ class _Search:
     async def _check(self, node: int, tactic: str, logprob: float, result: TacticResult, seconds: float) -> None:
         """Ask the verifier hook about the proof ending with `tactic` at `node`, then record the edge."""
         try:
-            proof = (*self.tree.first_path_tactics(node), tactic)
-            self.accept_calls += 1
-            start = time.perf_counter()
-            try:
-                accepted = (await self.accept(proof)) is True  # type: ignore[misc]  # only created when set
-            except Exception as exc:
-                self._external_fault(exc, "verifier hook")
+            accepted = await self._ask((*self.tree.first_path_tactics(node), tactic))
+            if accepted is None:
                 return
-            finally:
-                self.accept_seconds += time.perf_counter() - start
             self._record(node, tactic, logprob, result, seconds, accepted)
             if self.propose_due:
                 self._wake_soon()
@@ -609,16 +602,23 @@ class _Search:
         check = self.loop.create_task(self._check_combined(script))
         self.accept_tasks.append(check)
 
-    async def _check_combined(self, script: tuple[str, ...]) -> None:
+    async def _ask(self, proof: tuple[str, ...]) -> bool | None:
+        """The verifier hook's verdict on a whole proof (counted and timed); None when the hook raised (the search
+        then stops with that fault)."""
         self.accept_calls += 1
         start = time.perf_counter()
         try:
-            accepted = (await self.accept(script)) is True  # type: ignore[misc]  # only created when set
+            return (await self.accept(proof)) is True  # type: ignore[misc]  # only called when set
         except Exception as exc:
             self._external_fault(exc, "verifier hook")
-            return
+            return None
         finally:
             self.accept_seconds += time.perf_counter() - start
+
+    async def _check_combined(self, script: tuple[str, ...]) -> None:
+        accepted = await self._ask(script)
+        if accepted is None:
+            return
         if accepted:
             self.combined = script
             self._finish(StopReason.PROVED)

@@ -102,7 +102,7 @@ def test_focused_blocks_indent_every_line() -> None:
 
 def test_split_search_proves_a_product_in_far_fewer_expansions() -> None:
     space = ProductSpace([deep_space(3), deep_space(3)])
-    plain = run(space, split=False)
+    plain = run(space, split=False, config=SearchConfig(budget_s=120, width=16))  # ~300 expansions: no debug checks
     split = run(space, split=True)
     assert plain.status is split.status is SearchStatus.PROVED
     assert split.stats.goal_splits == 1 and plain.stats.goal_splits == 0
