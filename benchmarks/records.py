@@ -294,6 +294,7 @@ def sample_record(
         "verdict": result.verdict,
         "stop_reason": result.stop_reason,
         "cached": result.cached,
+        "route": result.route or None,
         "error": result.error or None,
         "known_wrong": problem.known_wrong,
         "seconds": {
@@ -315,6 +316,10 @@ def sample_record(
     if include_steps:
         record["steps"] = [asdict(s) for s in result.steps]
         record["failed_steps"] = [asdict(s) for s in result.failed_steps]
+    if result.sketch is not None:  # the sketch route ran: its counters, and its sketches for datagen
+        record["sketch"] = {k: v for k, v in result.sketch.items() if k != "sketches"}
+        if include_steps:
+            record["sketches"] = result.sketch.get("sketches", [])
     if result.samples or result.route:  # the hybrid routes (issue 11): every whole-proof sample's outcome
         record["route"] = result.route or None
         record["policies"] = result.policies

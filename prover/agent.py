@@ -21,15 +21,20 @@ from typing import TypeVar
 from prover.config import DEFAULT_HEADER, LeanConfig
 from prover.errors import ProverError, ReplError, ReplStartError, StatementError, UsageError
 from prover.lean.env import ProofEnvironment
+from prover.lean.goal_focus import FocusingEnvironment
 from prover.lean.pool import ReplPool
 from prover.lean.project import read_versions
+from prover.lean.sketch import LeanSketchChecker
 from prover.lean.statement import Statement, split_header
 from prover.lean.verifier import Verdict, Verification, verify_proof
 from prover.models import TacticGenerator, build_generator
+from prover.models.proof_policy import ChatProofPolicy
 from prover.results import ProofResult, ProofStats, ProofStatus, ProofStep, Versions
+from prover.sketching import PlannerConfig, make_sketch_route, search_with_sketches, sketch_outcome
 from prover.strategies import ProofModelConfig, build_proof_policy, policy_stats, run_hybrid, whole_samples
 from search import SearchConfig, SearchProgress, SearchResult, SearchStatus, search_attempts
 from search.cache import CacheKey, ProofCache
+from search.subgoals import SubgoalCache
 from search.errors import CacheError
 from search.outcomes import ProofFinished, TacticState
 from search.proofs import ProofPolicy
@@ -102,6 +107,8 @@ class AgentConfig:
         cache_path: the verified-proof cache (None: no cache).
         trust_cache: return a cache hit without re-verifying it.
         keep_tree: put the search graph (`search-tree/1` JSON) into the result, for training data.
+        planner: the sketch planner (`--planner`); None: tactic search only.
+        split_goals: prove goals that share no metavariable apart (`--split-goals`, `prover.lean.goal_focus`).
         proof: the whole-proof model (`--proof-model`); with one, `prove` runs the hybrid routes.
     """
 
@@ -111,6 +118,8 @@ class AgentConfig:
     cache_path: Path | None = None
     trust_cache: bool = False
     keep_tree: bool = False
+    planner: PlannerConfig | None = None
+    split_goals: bool = False
     proof: ProofModelConfig = field(default_factory=ProofModelConfig)
 
     def config_hash(self) -> str:
@@ -119,7 +128,10 @@ class AgentConfig:
         model = asdict(self.model)
         if self.proof.enabled:  # only then: the hashes of tactic-only configurations stay what they were
             model["proof"] = asdict(self.proof)
-        payload = json.dumps({"search": search, "model": model}, sort_keys=True, default=str)
+        shape: dict[str, object] = {"search": search, "model": model}
+        if self.planner is not None:
+            shape["planner"] = asdict(self.planner)
+        payload = json.dumps(shape, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 
@@ -148,6 +160,7 @@ class Agent:
         self._pools: dict[str, asyncio.Task[ReplPool]] = {}
         self._stack = AsyncExitStack()
         self._cache: ProofCache | None = None
+        self._planner: ProofPolicy | None = None
 
     async def __aenter__(self) -> Agent:
         if self._generator is None:
@@ -166,7 +179,29 @@ class Agent:
             self._stack.push_async_callback(policy.close)
         if self.config.cache_path is not None:
             self._cache = self._stack.enter_context(ProofCache(self.config.cache_path))
+        planner = self.config.planner
+        if planner is not None and self._planner is None:
+            from prover.models.sketch_prompts import build_planner, planner_over
+
+            proof = self.config.proof
+            if isinstance(self._proof_policy, ChatProofPolicy) and (planner.model, planner.generator) == (
+                proof.model, proof.generator
+            ):  # the whole-proof model doubles as planner: the same loaded weights or server
+                self._planner = planner_over(self._proof_policy.chat, planner.model, planner.prompt_format,
+                                             self.config.search.banned)
+            else:
+                built = build_planner(planner.generator, planner.model, prompt_format=planner.prompt_format,
+                                      options=planner.options, allow_download=self.config.model.allow_download,
+                                      banned=self.config.search.banned)
+                self._stack.push_async_callback(built.close)
+                self._planner = built
         return self
+
+    def _subgoals(self, header: str) -> SubgoalCache | None:
+        """The subgoal cache for one header (in the proof-cache file), when the cache is on."""
+        if self._cache is None:
+            return None
+        return SubgoalCache(self._cache, self.versions.lean, self.versions.mathlib, header)
 
     async def __aexit__(self, *exc: object) -> None:
         for task in self._pools.values():
@@ -288,38 +323,70 @@ class Agent:
             logger.info("verifier: %s %s", verification.name, verification.details)
             return verification.accepted
 
+        sketch_route = None
+        if self._planner is not None and self._proof_policy is not None:  # the planner joins the hybrid routes
+            assert config.planner is not None
+            sketch_route = make_sketch_route(
+                planner=self._planner, planner_config=config.planner, policy=self.generator, pool=pool,
+                statement=parsed, statement_text=statement, header=header, preamble=preamble,
+                search_config=search_config, cache=self._subgoals(header),
+            )
         if self._proof_policy is not None:  # ---- the hybrid routes (whole proofs + tactic search), issue 11
             try:
                 scheduled, _ = await run_hybrid(
                     statement=parsed, header=header, informal=informal, pool=pool, env=env, lean=config.lean,
                     search_config=search_config, tactic_policy=self.generator, proof_policy=self._proof_policy,
-                    proof_config=config.proof, deadline=deadline.search_end(search_config.budget_s), verify=accept,
-                    allowed_axioms=allowed,
+                    proof_config=config.proof, deadline=deadline.search_end(search_config.budget_s), verify=accept, allowed_axioms=allowed,
+                    extra_routes=[sketch_route] if sketch_route is not None else [],
                 )
             except ProverError as exc:
                 logger.warning("hybrid routes stopped by an infrastructure fault: %s", exc)
                 return _errored(statement, str(exc), started, versions)
             proof_result = _hybrid_result(statement, scheduled, env, clock, started, versions)
+            if sketch_route is not None:
+                proof_result = replace(proof_result, sketch=sketch_outcome(sketch_route).as_result())
             if cache is not None:
                 self._record(cache, key, parsed.name, proof_result, clock, search_config)
             return proof_result
 
+        sketch = None
         try:
-            result = await search_attempts(
-                env,
-                self.generator,
-                root,
-                search_config,
-                theorem_name=parsed.name,
-                deadline=deadline.search_end(search_config.budget_s),
-                accept=accept,
-                on_progress=on_progress,
-            )
+            if self._planner is None:
+                focus = None
+                if config.split_goals:
+                    checker = LeanSketchChecker(pool, parsed, preamble=preamble,
+                                                tactic_timeout=search_config.tactic_timeout)
+                    focus = FocusingEnvironment(env, checker)
+                result = await search_attempts(
+                    focus or env,
+                    self.generator,
+                    root,
+                    search_config,
+                    theorem_name=parsed.name,
+                    deadline=deadline.search_end(search_config.budget_s),
+                    accept=accept,
+                    on_progress=on_progress,
+                    focus=focus,
+                )
+            else:
+                assert self.config.planner is not None
+                subgoals = self._subgoals(header)
+                result, sketch = await search_with_sketches(
+                    env=env, policy=self.generator, root=root, planner=self._planner,
+                    planner_config=self.config.planner, pool=pool, statement=parsed, statement_text=statement,
+                    header=header, preamble=preamble, search_config=search_config, deadline=deadline.search_end(search_config.budget_s),
+                    accept=accept, cache=subgoals,
+                )
         except ProverError as exc:
             logger.warning("search stopped by an infrastructure fault: %s", exc)
             return _errored(statement, str(exc), started, versions)
 
         proof_result = _to_proof_result(statement, result, env, clock, started, versions)
+        if sketch is not None:
+            proof_result = replace(proof_result, route=sketch.route if proof_result.proved else "",
+                                   sketch={**sketch.stats, "sketches": sketch.records})
+        elif proof_result.proved:
+            proof_result = replace(proof_result, route="tactic")
         if config.keep_tree and result.tree is not None:
             proof_result = replace(proof_result, tree=result.tree.to_json())
         if cache is not None:
@@ -470,6 +537,7 @@ def _to_proof_result(
             seconds_lean=stats.seconds_env,
             seconds_search=stats.seconds_search,
             seconds_verify=clock.verify,
+            goal_splits=stats.goal_splits,
         ),
         steps=tuple(_path_steps(result)) if proved else (),
         failed_steps=tuple(_failed_steps(result)),

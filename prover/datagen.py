@@ -10,6 +10,9 @@ Reads run directories (`benchmarks.records` layout: `samples_<task>_<time>.jsonl
   (the indented tactic block), `full_text` (what the verifier checked);
 * `annotated.jsonl` — the same proofs with each tactic followed by the goals after it as a comment;
 * `negatives.jsonl` — tactics Lean rejected (or gave up on), with Lean's message: `label` is `"negative"`;
+* `sketches.jsonl` — planner sketches (sketch-and-fill, `--planner`) that elaborated, with their holes: `sketch`
+  (the `have … := by sorry` body), `status` (`proved`, `hole_failed`, `rejected`, …), `holes` (each hole's goal
+  with its context and its proof, `null` when not proved), `stitched` (the filled proof, when every hole was).
 * `repairs.jsonl` — compiler-feedback repair triples from whole-proof samples (sweeps run with `--proof-model` and
   `--log-samples`): `failed_proof`, `errors` (Lean's messages on it), `repaired_proof` (a repair Lean accepted).
 
@@ -43,7 +46,7 @@ __all__ = ["DatagenSummary", "KINDS", "annotate", "export_training_data", "find_
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("state_tactic", "proofs", "annotated", "negatives", "repairs")
+KINDS = ("state_tactic", "proofs", "annotated", "negatives", "repairs", "sketches")
 _VERSION_KEYS = ("prover", "git_hash", "lean", "mathlib", "repl")
 _WS = re.compile(r"\s+")
 
@@ -292,6 +295,15 @@ def _export_sample(
             **meta,
         }
         writer.add("negatives", _key(before, tactic), record)
+    for sketch in s.get("sketches") or []:
+        holes = [{"goal": str(h.get("goal", "")), "proof": h.get("proof")} for h in sketch.get("holes") or []]
+        if not holes and sketch.get("status") != "proved":
+            continue  # rejected before its holes were known: nothing to learn a decomposition from
+        body = str(sketch.get("body", ""))
+        record = {**common, "header": str(s.get("header") or ""), "formal_statement": f"{s.get('statement', '')} by\n",
+                  "sketch": body, "status": str(sketch.get("status", "")), "holes": holes,
+                  "stitched": str(sketch.get("stitched") or ""), **meta}
+        writer.add("sketches", (str(s.get("statement_sha256") or ""), body), record)
     _export_repairs(writer, s, {**common, **meta})
     if not proved:
         return

@@ -32,6 +32,7 @@ class ProofStats:
     seconds_lean: float = 0.0
     seconds_search: float = 0.0
     seconds_verify: float = 0.0
+    goal_splits: int = 0  # states proved as independent goals (`--split-goals`)
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class ProofResult:
     route: str = ""
     policies: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
     samples: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
+    sketch: dict[str, Any] | None = None  # the sketch route's counters and per-sketch records, when it ran
 
     @property
     def proved(self) -> bool:
@@ -122,4 +124,6 @@ class ProofResult:
         }
         if self.route:
             out["route"] = self.route
+        if self.sketch is not None:
+            out["sketch"] = self.sketch
         return out

@@ -10,7 +10,7 @@ verifier (`verify`) deciding. `policy_stats` gives the per-route stats of `--jso
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +96,7 @@ async def run_hybrid(
     deadline: float,
     verify: Callable[[tuple[str, ...]], Awaitable[bool]],
     allowed_axioms: frozenset[str] = frozenset(),
+    extra_routes: Sequence[Route] = (),
 ) -> tuple[ScheduleResult, list[Route]]:
     """Run the routes of one problem (module docstring); returns the schedule's result and the routes run."""
     root = await env.start()
@@ -107,6 +108,7 @@ async def run_hybrid(
     routes: list[Route] = [whole]
     if not proof_config.whole_only:
         routes.append(TacticRoute(env, tactic_policy, root, search_config, statement.name))
+    routes.extend(extra_routes)  # e.g. the sketch route (`prover.sketching`)
     result = await run_routes(routes, deadline=deadline, verify=verify)
     return result, routes
 

@@ -9,6 +9,7 @@ from functools import reduce
 
 from search.best_first import Accept, ProgressCallback, search
 from search.config import SearchConfig
+from search.goal_split import GoalFocus
 from search.outcomes import TacticState
 from search.protocols import Env, Policy
 from search.result import SearchResult, SearchStats, StopReason
@@ -29,6 +30,7 @@ async def search_attempts(
     deadline: float | None = None,
     accept: Accept | None = None,
     on_progress: ProgressCallback | None = None,
+    focus: GoalFocus | None = None,
 ) -> SearchResult:
     """Run `config.attempts` searches one after another within `config.budget_s`, stopping at the first proof.
 
@@ -38,7 +40,7 @@ async def search_attempts(
     ends in ERROR ends the run.
 
     Args:
-        env, policy, root, theorem_name, accept, on_progress: as for `search`.
+        env, policy, root, theorem_name, accept, on_progress, focus: as for `search`.
         config: the settings; `budget_s` covers all attempts.
         deadline: absolute `time.monotonic()` bound for all attempts.
 
@@ -57,6 +59,7 @@ async def search_attempts(
             deadline=deadline,
             accept=accept,
             on_progress=on_progress,
+            focus=focus,
         )
     end = time.monotonic() + config.budget_s
     if deadline is not None:
@@ -84,6 +87,7 @@ async def search_attempts(
             accept=accept,
             on_progress=on_progress,
             attempt=index,
+            focus=focus,
         )
         results.append(result)
         expansions_used += result.stats.expansions

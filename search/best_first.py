@@ -33,6 +33,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from search.config import SearchConfig
 from search.errors import SearchError, UsageError
+from search.goal_split import GoalFocus, splittable
 from search.outcomes import ProofFinished, TacticResult, TacticState
 from search.proofs import PrefixChannel
 from search.protocols import Candidate, Env, Policy, PolicyRequest
@@ -61,6 +62,7 @@ async def search(
     accept: Accept | None = None,
     on_progress: ProgressCallback | None = None,
     attempt: int = 0,
+    focus: GoalFocus | None = None,
     grafts: PrefixChannel | None = None,
 ) -> SearchResult:
     """Search for a proof of `root` within `config`'s budget.
@@ -77,6 +79,9 @@ async def search(
             search goes on. None accepts every `ProofFinished`.
         on_progress: called with a `SearchProgress` at most every `config.progress_interval_s` and once at the end.
         attempt: the attempt index recorded in the result and progress.
+        focus: splits states whose goals share no metavariable into one subproblem per goal (AND nodes,
+            `search.goal_split`); the proof then combines the goals' proofs with `·` and `accept` is asked about
+            that combined proof only (a goal's own `ProofFinished` is not a proof of the theorem). None: no split.
         grafts: a channel of resumed prefixes to graft into the tree while the search runs.
 
     Returns:
@@ -99,7 +104,7 @@ async def search(
     """
     if not isinstance(root, TacticState):
         raise UsageError(f"the root must be a TacticState, got {type(root).__name__}")
-    run = _Search(env, policy, root, config, theorem_name, deadline, accept, on_progress, attempt)
+    run = _Search(env, policy, root, config, theorem_name, deadline, accept, on_progress, attempt, focus)
     if grafts is None:
         return await run.run()
     grafts.connect(run.graft)
@@ -123,6 +128,7 @@ class _Search:
         accept: Accept | None,
         on_progress: ProgressCallback | None,
         attempt: int,
+        focus: GoalFocus | None = None,
     ) -> None:
         self.env = env
         self.policy = policy
@@ -131,6 +137,11 @@ class _Search:
         self.accept = accept
         self.on_progress = on_progress
         self.attempt = attempt
+        self.focus = focus
+        self.goal_splits = 0
+        self.combined: tuple[str, ...] | None = None  # the verified proof through AND nodes
+        self.combining = False
+        self.combined_rejected = False
         self.deadline = deadline
         self.sampling = config.sampling()
         self.tree = SearchTree(root, config.alpha)
@@ -429,6 +440,8 @@ class _Search:
         concurrency = self.config.concurrency
         perf_counter = time.perf_counter
         perf_deadline = self.perf_deadline
+        focus = self.focus
+        focused = tree.focused
         steps = 0
         while not self.stopped:
             steps += 1
@@ -474,7 +487,7 @@ class _Search:
                 self.ext_active -= 1
                 if not self.ext_active:
                     self.ext_busy += end - self.ext_since
-            if accept is not None and result.__class__ is ProofFinished:
+            if accept is not None and result.__class__ is ProofFinished and node not in focused:
                 check = self.loop.create_task(self._check(node, tactic, logprob, result, end - start))
                 self.accept_tasks.append(check)
                 await asyncio.shield(check)
@@ -482,12 +495,23 @@ class _Search:
             # What _record does, inlined for the common case.
             created = add_edge(node, tactic, logprob, result, end - start)
             if created != -1:
+                if focus is not None and len(states[created].goals) > 1 and splittable(states[created].goals):
+                    # The split counts as an expansion in flight from now on; it awaits the environment, and other
+                    # runners may finish this node's runs meanwhile: only the run whose edge brought `pending` to 0
+                    # closes the expansion, so close it before awaiting.
+                    self.in_flight += 1
+                    if pending[node] == 0:
+                        self._expansion_done(node)
+                    await self._split(created)
+                    if end >= perf_deadline:
+                        self._finish(StopReason.TIMEOUT)
+                    continue
                 if max_depth is None or depth[created] < max_depth:
                     heappush(heap, (-priority[created], created))
                     if self.in_flight < concurrency and not self.propose_due:
                         self._schedule()
             elif status[0] == PROVED:
-                self._finish(StopReason.PROVED)
+                self._root_proved()
             if pending[node] == 0:
                 self._expansion_done(node)
             if end >= perf_deadline:
@@ -496,16 +520,9 @@ class _Search:
     async def _check(self, node: int, tactic: str, logprob: float, result: TacticResult, seconds: float) -> None:
         """Ask the verifier hook about the proof ending with `tactic` at `node`, then record the edge."""
         try:
-            proof = (*self.tree.first_path_tactics(node), tactic)
-            self.accept_calls += 1
-            start = time.perf_counter()
-            try:
-                accepted = (await self.accept(proof)) is True  # type: ignore[misc]  # only created when set
-            except Exception as exc:
-                self._external_fault(exc, "verifier hook")
+            accepted = await self._ask((*self.tree.first_path_tactics(node), tactic))
+            if accepted is None:
                 return
-            finally:
-                self.accept_seconds += time.perf_counter() - start
             self._record(node, tactic, logprob, result, seconds, accepted)
             if self.propose_due:
                 self._wake_soon()
@@ -530,9 +547,86 @@ class _Search:
                 heapq.heappush(self.heap, (-tree.priority[created], created))
                 self._schedule()
         elif tree.status[0] == PROVED:
-            self._finish(StopReason.PROVED)
+            self._root_proved()
         if tree.pending[node] == 0:
             self._expansion_done(node)
+
+    async def _split(self, node: int) -> None:
+        """Make `node` an AND node when the environment focuses its goals, else queue it whole.
+
+        The caller has counted the split as an expansion in flight (so that the search does not end meanwhile);
+        this closes it.
+        """
+        tree = self.tree
+        state = tree.states[node]
+        try:
+            parts = await self.focus.focus_goals(state)  # type: ignore[union-attr]  # only called with a focus
+        except Exception as exc:
+            self._external_fault(exc, "environment")
+            return
+        if self.stopped:
+            return
+        max_depth = self.config.max_depth
+        whole = parts is None or len(parts) != len(state.goals)
+        if whole:
+            queue = [node]
+        else:
+            self.goal_splits += 1
+            queue = tree.split(node, parts)
+        for child in queue:
+            if max_depth is None or tree.depth[child] < max_depth:
+                heapq.heappush(self.heap, (-tree.priority[child], child))
+        if tree.status[0] == PROVED:
+            self._root_proved()
+        if whole:
+            self.in_flight -= 1
+            self._schedule()
+        else:
+            self._expansion_done(node)
+        self._wake_soon()
+
+    def _root_proved(self) -> None:
+        """The tree proves the root: stop, after the verifier hook accepts the combined proof when goals split."""
+        tree = self.tree
+        if not tree.and_open:
+            self._finish(StopReason.PROVED)
+            return
+        if self.combining:
+            return
+        self.combining = True
+        script = tree.proof_script()[0]
+        if self.accept is None:
+            self.combined = script
+            self._finish(StopReason.PROVED)
+            return
+        check = self.loop.create_task(self._check_combined(script))
+        self.accept_tasks.append(check)
+
+    async def _ask(self, proof: tuple[str, ...]) -> bool | None:
+        """The verifier hook's verdict on a whole proof (counted and timed); None when the hook raised (the search
+        then stops with that fault)."""
+        self.accept_calls += 1
+        start = time.perf_counter()
+        try:
+            return (await self.accept(proof)) is True  # type: ignore[misc]  # only called when set
+        except Exception as exc:
+            self._external_fault(exc, "verifier hook")
+            return None
+        finally:
+            self.accept_seconds += time.perf_counter() - start
+
+    async def _check_combined(self, script: tuple[str, ...]) -> None:
+        accepted = await self._ask(script)
+        if accepted is None:
+            return
+        if accepted:
+            self.combined = script
+            self._finish(StopReason.PROVED)
+        else:
+            # The tree's statuses are final, so the search cannot look for another combination: it ends unproved.
+            self.combined_rejected = True
+            logger.warning("search of %r: the combined proof of split goals was rejected", self.theorem_name)
+            self._finish(StopReason.EXHAUSTED)
 
     def _expansion_done(self, node: int) -> None:
         self.in_flight -= 1
@@ -587,6 +681,7 @@ class _Search:
             tactics_banned=self.tactics_banned,
             tactics_empty=self.tactics_empty,
             accept_calls=self.accept_calls,
+            goal_splits=self.goal_splits,
             seconds_total=total,
             seconds_model=self.model_busy,
             seconds_env=env_busy,
@@ -594,13 +689,20 @@ class _Search:
             seconds_env_calls=sum(record[SECONDS] for record in tree.edges),
             seconds_accept=self.accept_seconds,
         )
-        proof_edges = tree.proof_edges()  # the first accepted proof, after the path that reached its state
-        reason = StopReason.PROVED if proof_edges else self.stop_reason
-        error = "" if self.fault is None or proof_edges else f"{type(self.fault).__name__}: {self.fault}"
+        if tree.and_open:  # goals were split: only a combined proof the hook accepted counts
+            proof = self.combined or ()
+            proof_edges = tree.proof_edges() if proof else []
+        else:
+            proof_edges = tree.proof_edges()  # the first accepted proof, after the path that reached its state
+            proof = tuple(tree.edges[edge][TACTIC] for edge in proof_edges)
+        reason = StopReason.PROVED if proof else self.stop_reason
+        error = "" if self.fault is None or proof else f"{type(self.fault).__name__}: {self.fault}"
+        if self.combined_rejected and not error:
+            error = "the combined proof of the split goals was rejected by the verifier"
         return SearchResult(
             status=reason.status,
             stop_reason=reason,
-            proof=tuple(tree.edges[edge][TACTIC] for edge in proof_edges),
+            proof=proof,
             proof_path=path_steps(tree, proof_edges),
             stats=stats,
             theorem_name=self.theorem_name,
@@ -609,6 +711,6 @@ class _Search:
             seed=self.config.seed,
             attempt=self.attempt,
             error=error,
-            exception=None if proof_edges else self.fault,
+            exception=None if proof else self.fault,
             tree=tree,
         )

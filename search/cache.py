@@ -211,6 +211,37 @@ CREATE TABLE IF NOT EXISTS failures (
 CREATE INDEX IF NOT EXISTS failures_key ON failures (key);
 """
 
+# Tables added after schema 1 (additive: readers that do not know them ignore them, so the version stays). Created
+# on open when missing, in files made by earlier versions too. `subgoals`: the subgoal cache (search/subgoals.py).
+_ADDED_TABLES = {
+    "subgoals": """CREATE TABLE IF NOT EXISTS subgoals (
+    key TEXT PRIMARY KEY,
+    lean_version TEXT NOT NULL,
+    mathlib_rev TEXT NOT NULL,
+    header TEXT NOT NULL,
+    goal TEXT NOT NULL,
+    proof TEXT NOT NULL,
+    created TEXT NOT NULL,
+    checksum TEXT NOT NULL
+)""",
+}
+
+
+def _add_missing_tables(db: sqlite3.Connection) -> None:
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = [sql for name, sql in _ADDED_TABLES.items() if name not in names]
+    if not missing:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for sql in missing:
+            db.execute(sql)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
 _PROOF_COLUMNS = (
     "key, lean_version, mathlib_rev, header, statement, proof, verdict, axioms, model, config_hash, seconds, created, "
     "theorem_name, checksum"
@@ -318,6 +349,7 @@ class ProofCache:
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+        _add_missing_tables(db)
         row = db.execute("SELECT value FROM meta WHERE name = 'schema_version'").fetchone()
         if row is None or row[0] != str(SCHEMA_VERSION):
             found = None if row is None else row[0]

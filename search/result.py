@@ -76,6 +76,7 @@ class SearchStats:
     tactics_banned: int = 0
     tactics_empty: int = 0
     accept_calls: int = 0
+    goal_splits: int = 0  # states split into independent goals (AND nodes, `search.goal_split`)
     seconds_total: float = 0.0
     seconds_model: float = 0.0
     seconds_env: float = 0.0

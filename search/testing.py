@@ -186,6 +186,72 @@ class FunctionSpace(SyntheticSpace):
         return self._fn(name)
 
 
+class ProductSpace(SyntheticSpace):
+    """Several independent goals proved together: the product of component spaces (for goal splitting).
+
+    The root is one goal whose only move, `intro` (log-prob `intro_logprob`), leaves one goal per component
+    (Lean's `constructor` on a conjunction). A state is a tuple of component states, `None` for a closed goal; its
+    goals are the open components' first goals in order, each tagged `case g<i>`. At a state, every move of every
+    open goal is available, as Lean offers it: a move of the main goal as its own tactic, a move of the k-th open
+    goal as `on_goal k => tactic`. Closing the last goal finishes the proof. So plain best-first searches the
+    product of the components' states, while a search that splits goals (`focus`) searches each one alone.
+
+    `focus(state)` gives, per open goal, the state where only that goal is open (what `SyntheticEnv.focus_goals`
+    returns). Component names must not be `None`.
+    """
+
+    ROOT = "⊢"
+
+    def __init__(self, components: Sequence[SyntheticSpace], *, intro: str = "constructor", intro_logprob: float = -0.1) -> None:
+        super().__init__(self.ROOT, self._product_goals)
+        if len(components) < 2:
+            raise ValueError("a product needs at least two components")
+        self.components = tuple(components)
+        self.intro = Move(intro, intro_logprob, tuple(c.root for c in self.components))
+
+    def _goal(self, index: int, name: Hashable) -> str:
+        return f"case g{index}\n{self.components[index].goals(name)[0]}"
+
+    def _product_goals(self, name: Hashable) -> tuple[str, ...]:
+        if name == self.ROOT:
+            return (" ∧ ".join(f"({self._goal(i, c.root).splitlines()[-1]})" for i, c in enumerate(self.components)),)
+        assert isinstance(name, tuple)
+        return tuple(self._goal(i, c) for i, c in enumerate(name) if c is not None)
+
+    def _moves(self, name: Hashable) -> Sequence[Move]:
+        if name == self.ROOT:
+            return [self.intro]
+        assert isinstance(name, tuple)
+        moves: list[Move] = []
+        open_goals = [i for i, c in enumerate(name) if c is not None]
+        for k, i in enumerate(open_goals):
+            for move in self.components[i].moves(name[i]):
+                tactic = move.tactic if k == 0 else f"on_goal {k + 1} => {move.tactic}"
+                if move.kind in (STATE, PROOF):
+                    after = tuple(move.to if j == i else c for j, c in enumerate(name)) if move.kind == STATE else (
+                        tuple(None if j == i else c for j, c in enumerate(name))
+                    )
+                    if all(c is None for c in after):
+                        moves.append(Move(tactic, move.logprob, kind=PROOF))
+                    else:
+                        moves.append(Move(tactic, move.logprob, after))
+                else:
+                    moves.append(Move(tactic, move.logprob, kind=move.kind))
+        moves.sort(key=lambda m: -m.logprob)  # a policy proposes its best candidates first, whatever the goal
+        return moves
+
+    def focus(self, state: TacticState) -> list[TacticState] | None:
+        """One state per open goal of `state`, holding only that goal; None for the root (a single goal)."""
+        name = self.name_of(state)
+        if not isinstance(name, tuple):
+            return None
+        return [
+            self.state(tuple(c if j == i else None for j, c in enumerate(name)))
+            for i, c in enumerate(name)
+            if c is not None
+        ]
+
+
 class SyntheticEnv:
     """A deterministic `Env` over a space.
 
@@ -233,6 +299,11 @@ class SyntheticEnv:
             await asyncio.sleep(seconds)
         finally:
             self.in_flight -= 1
+
+    async def focus_goals(self, state: TacticState) -> list[TacticState] | None:
+        """`search.goal_split.GoalFocus` for a `ProductSpace` (one state per goal); None for other spaces."""
+        focus = getattr(self.space, "focus", None)
+        return None if focus is None else focus(state)
 
     async def run_tac(self, state: TacticState, tactic: str, timeout: float | None = None) -> TacticResult:
         space = self.space

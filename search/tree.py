@@ -14,6 +14,12 @@ Invariants (checked by `SearchTree.check_invariants`, kept by every mutation her
   give-up, a rejected proof, a cycle, or a `STATE` edge to a FAILED node) — a node expanded with no tactic at all
   is FAILED. Otherwise OPEN. PROVED and FAILED are final. Both propagate to parents as soon as they are known.
 - `live[n]` counts the out-edges of n that may still prove it (`STATE` edges to OPEN nodes).
+- AND nodes (goal splitting, `search.goal_split`): a node split by `split` has one `STATE` edge per goal (tactic
+  `FOCUS_TACTIC`) and no other out-edge. It is PROVED when every child is PROVED and FAILED as soon as one child
+  is FAILED (or a child edge is a cycle). `and_open[n]` counts the child edges whose target is not yet PROVED.
+  Nodes first reached below an AND node are `focused`: their proofs close one goal, not the theorem, so the search
+  verifies the combined proof (`proof_script`) instead of theirs. Without splits, `and_open` is empty and nothing
+  here differs from plain best-first.
 - Grafted edges (`graft`, ids in `grafted`) are `STATE` edges a route other than the policy found (the Lean-accepted
   prefix of a whole proof, truncate-and-resume): they are not runs of an expansion, so they may leave a node that is
   not yet expanded, and they never touch `pending`; otherwise they obey every rule above (dedup, DAG, status).
@@ -36,6 +42,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 from search.errors import SearchError
+from search.goal_split import FOCUS_TACTIC, combine
 from search.outcomes import LeanError, ProofFinished, ProofGivenUp, TacticResult, TacticState
 
 if TYPE_CHECKING:  # networkx is imported lazily, inside `to_networkx`, and only there
@@ -134,6 +141,8 @@ class SearchTree:
         self.duplicate_hits = 0
         self.max_depth = 0
         self.outcome_counts = [0] * len(OUTCOMES)
+        self.and_open: dict[int, int] = {}  # AND node -> child edges whose target is not yet PROVED
+        self.focused: set[int] = set()  # nodes first reached below an AND node
         self.grafted: set[int] = set()
 
     # ---- mutation (the search loop) -------------------------------------------------------------------------
@@ -206,6 +215,8 @@ class SearchTree:
                 if depth > self.max_depth:
                     self.max_depth = depth
                 self.live[node] += 1
+                if self.and_open and (node in self.and_open or node in self.focused):
+                    self.focused.add(dst)
                 outcome = E_STATE
             else:
                 self.duplicate_hits += 1
@@ -253,8 +264,8 @@ class SearchTree:
         or the state is `node` itself or one of its ancestors (a cycle, which cannot help). A step the tree
         already has (same source, same target) is followed without a second edge.
         """
-        if self.status[node] != OPEN or state.__class__ is not TacticState:
-            return -1, False
+        if self.status[node] != OPEN or state.__class__ is not TacticState or node in self.and_open:
+            return -1, False  # an AND node's only out-edges are its goals
         key = state_key(state)
         dst = self.by_key.get(key, -1)
         edge = len(self.edges)
@@ -342,33 +353,74 @@ class SearchTree:
             self.next_in,
             self.edges,
         )
-        truncated = self.truncated
+        truncated, and_open = self.truncated, self.and_open
+        status[node] = FAILED
         stack = [node]
         while stack:
             failed = stack.pop()
-            status[failed] = FAILED
             edge = parent[failed]
             while edge != -1:
                 up = edges[edge][SRC]
                 live[up] -= 1
-                if live[up] == 0 and pending[up] == 0 and status[up] == OPEN and up not in truncated:
-                    stack.append(up)
+                if status[up] == OPEN and pending[up] == 0 and up not in truncated:
+                    # an OR node fails when its last live edge does; an AND node when any child does
+                    if live[up] == 0 or up in and_open:
+                        status[up] = FAILED
+                        stack.append(up)
                 edge = next_in[edge]
 
     def _prove(self, node: int, edge: int) -> None:
-        if self.proof_edge == -1 and self.edges[edge][OUTCOME] == E_PROVED:
-            self.proof_edge = edge
-        status, parent, next_in, edges = self.status, self.parent, self.next_in, self.edges
+        """`edge` (out of `node`) proves its target or finishes the proof: mark `node` and what it proves PROVED.
+
+        `proof_edge` is the edge whose record proved the root: without AND nodes, the first accepted proof."""
+        status, parent, next_in, edges, and_open = self.status, self.parent, self.next_in, self.edges, self.and_open
+        if node in and_open:
+            and_open[node] -= 1
+            if and_open[node] > 0:
+                return
         stack = [node]
         while stack:
             proved = stack.pop()
             if status[proved] == PROVED:
                 continue
             status[proved] = PROVED
+            if proved == 0 and self.proof_edge == -1:
+                self.proof_edge = edge
             up = parent[proved]
             while up != -1:
-                stack.append(edges[up][SRC])
+                src = edges[up][SRC]
+                if src in and_open:
+                    and_open[src] -= 1
+                    self.live[src] -= 1
+                    if and_open[src] == 0:
+                        stack.append(src)
+                else:
+                    stack.append(src)
                 up = next_in[up]
+
+    def split(self, node: int, parts: list[TacticState]) -> list[int]:
+        """Expand `node` as an AND node: one `FOCUS_TACTIC` edge per goal state in `parts` (two or more).
+
+        Returns the ids of the nodes this created (a part equal to a known state reuses its node). The node is then
+        PROVED if every part already is, FAILED if one already is (or leads back to an ancestor), else OPEN.
+        """
+        if len(parts) < 2:
+            raise SearchError(f"node {node} split into {len(parts)} parts; a split needs at least two")
+        self.begin_expansion(node, len(parts))
+        # Counted down by _prove as children are proved, from inside add_edge too (a part that is a PROVED node).
+        self.and_open[node] = len(parts)
+        created = []
+        for part in parts:
+            new = self.add_edge(node, FOCUS_TACTIC, 0.0, part)
+            if new != -1:
+                created.append(new)
+        if self.status[node] == OPEN:
+            first = len(self.edges) - len(parts)
+            for _, dst, _, _, code, _, _ in self.edges[first:]:
+                if code == E_CYCLE or self.status[dst] == FAILED:
+                    self._fail(node)
+                    break
+        return created
 
     # ---- reading --------------------------------------------------------------------------------------------
 
@@ -468,7 +520,52 @@ class SearchTree:
         """
         if self.proof_edge == -1:
             return []
+        if self.and_open:  # a proof through AND nodes is a tree: its tactic edges, in script order
+            return self.proof_script()[1]
         return [*self.first_path(self.edges[self.proof_edge][SRC]), self.proof_edge]
+
+    def proof_script(self, node: int = 0) -> tuple[tuple[str, ...], list[int]]:
+        """A tactic script that proves `node` from its own state, and the tactic edges it uses, read off statuses.
+
+        An OR node uses its first recorded proving edge, preferring a `STATE` edge that is its target's first
+        in-edge (the path whose REPL state the target holds); an AND node combines its children's scripts with
+        focusing bullets, in goal order (`goal_split.combine`). The edges exclude the AND nodes' focus edges.
+        Returns `((), [])` when `node` is not PROVED. Without AND nodes `proof_edges` gives the search's proof.
+        """
+        if self.status[node] != PROVED:
+            return (), []
+        out: dict[int, list[int]] = {}
+        for e, record in enumerate(self.edges):
+            out.setdefault(record[SRC], []).append(e)
+        memo: dict[int, tuple[tuple[str, ...], list[int]]] = {}
+
+        def prove(n: int) -> tuple[tuple[str, ...], list[int]]:
+            done = memo.get(n)
+            if done is not None:
+                return done
+            edges = out.get(n, [])
+            if n in self.and_open:
+                parts = [prove(self.edges[e][DST]) for e in edges]
+                result = combine([script for script, _ in parts]), [e for _, used in parts for e in used]
+            else:
+                proving = [
+                    e
+                    for e in edges
+                    if self.edges[e][OUTCOME] == E_PROVED
+                    or (self.edges[e][OUTCOME] == E_STATE and self.status[self.edges[e][DST]] == PROVED)
+                ]
+                first_in = [e for e in proving if self.edges[e][OUTCOME] == E_PROVED or self.parent[self.edges[e][DST]] == e]
+                edge = (first_in or proving)[0]
+                record = self.edges[edge]
+                if record[OUTCOME] == E_PROVED:
+                    result = (record[TACTIC],), [edge]
+                else:
+                    script, used = prove(record[DST])
+                    result = (record[TACTIC], *script), [edge, *used]
+            memo[n] = result
+            return result
+
+        return prove(node)
 
     def failed_edges(self) -> Iterator[Edge]:
         """Edges whose tactic failed (error, give-up, rejected proof, cycle), in the order they were recorded."""
@@ -520,6 +617,9 @@ class SearchTree:
                 fail(f"node {node} pending={pending} disagrees with its edges")
             live = 0
             proving = False
+            is_and = node in self.and_open
+            and_failed = False
+            and_unproved = 0
             for edge in out_lists[node]:
                 _, dst, _, _, code, _, _ = edges[edge]
                 if code == E_STATE:
@@ -527,19 +627,34 @@ class SearchTree:
                         fail(f"STATE edge {edge} is missing from its target's in-edges")
                     live += self.status[dst] == OPEN
                     proving |= self.status[dst] == PROVED
+                    and_failed |= self.status[dst] == FAILED
+                    and_unproved += self.status[dst] != PROVED
                 elif code == E_CYCLE:
                     if dst == -1 or not self._reaches(dst, node):
                         fail(f"CYCLE edge {edge} does not lead back to an ancestor")
+                    and_failed = True
+                    and_unproved += 1
                 elif dst != -1:
                     fail(f"edge {edge} ({OUTCOMES[code].value}) has a target node")
                 proving |= code == E_PROVED
             status = self.status[node]
+            if is_and:
+                if any(edges[e][TACTIC] != FOCUS_TACTIC or edges[e][OUTCOME] not in (E_STATE, E_CYCLE)
+                       for e in out_lists[node]):
+                    fail(f"AND node {node} has an out-edge that is not a focus edge")
+                if self.and_open[node] != and_unproved:
+                    fail(f"AND node {node} and_open={self.and_open[node]}, but {and_unproved} children are unproved")
+                proving = and_unproved == 0 and bool(out_lists[node])
+                if status == OPEN and pending == 0 and and_failed:
+                    fail(f"AND node {node} has a failed child but is still OPEN")
+                if status == FAILED and not and_failed:
+                    fail(f"AND node {node} is FAILED but no child failed")
             if (status == PROVED) != proving:
                 fail(f"node {node} is {STATUSES[status].value} but {'has' if proving else 'lacks'} a proving edge")
             if status != PROVED and live != self.live[node]:
                 fail(f"node {node} live={self.live[node]}, but {live} out-edges can still prove it")
             complete = pending == 0 and node not in self.truncated
-            if status == FAILED and not (complete and live == 0):
+            if status == FAILED and not (complete and (live == 0 or is_and)):
                 fail(f"node {node} is FAILED but is incomplete or has a live edge")
             if status == OPEN and complete and live == 0:
                 fail(f"node {node} is complete with no live edge but still OPEN")
@@ -550,7 +665,7 @@ class SearchTree:
             fail("outcome counts disagree with the edges")
         if (self.proof_edge == -1) != (self.status[0] != PROVED):
             fail("the root is PROVED exactly when a proof edge was accepted")
-        if self.proof_edge != -1 and codes[self.proof_edge] != E_PROVED:
+        if self.proof_edge != -1 and codes[self.proof_edge] != E_PROVED and not self.and_open:
             fail("the proof edge is not a PROVED edge")
         # Kahn's algorithm over STATE edges: they must form a DAG in which every node is reachable.
         in_count = [len(edges_in) for edges_in in in_lists]
@@ -572,12 +687,13 @@ class SearchTree:
 
     def to_json(self) -> dict[str, Any]:
         """The whole graph as JSON-ready values (format `search-tree/1`)."""
-        proof = [self.edges[e][TACTIC] for e in self.proof_edges()]
+        proof = list(self.proof_script()[0]) if self.and_open else [self.edges[e][TACTIC] for e in self.proof_edges()]
         return {
             "format": "search-tree/1",
             "alpha": self.alpha,
             "status": self.root_status.value,
             "proof": proof or None,
+            "proof_edge": None if self.proof_edge == -1 else self.proof_edge,
             "nodes": [
                 {
                     "id": n,
@@ -588,6 +704,7 @@ class SearchTree:
                     "status": STATUSES[self.status[n]].value,
                     "pending": self.pending[n],
                     "truncated": n in self.truncated,
+                    "split": n in self.and_open,
                 }
                 for n in range(len(self.states))
             ],
@@ -635,6 +752,8 @@ class SearchTree:
                 tree.pending[n] = int(record["pending"])
                 if record["truncated"]:
                     tree.truncated.add(n)
+                if record.get("split"):
+                    tree.and_open[n] = 0
             last_in: dict[int, int] = {}
             for e, record in enumerate(data["edges"]):
                 src = int(record["src"])
@@ -656,8 +775,12 @@ class SearchTree:
                     tree.live[src] += tree.status[dst] == OPEN
                 elif code == E_CYCLE:
                     tree.duplicate_hits += 1
-                elif code == E_PROVED and tree.proof_edge == -1:
+                elif code == E_PROVED and tree.proof_edge == -1 and not tree.and_open:
                     tree.proof_edge = e
+                if src in tree.and_open and code in (E_STATE, E_CYCLE) and (code == E_CYCLE or tree.status[dst] != PROVED):
+                    tree.and_open[src] += 1
+            if data.get("proof_edge") is not None:
+                tree.proof_edge = int(data["proof_edge"])
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise SearchError(f"malformed search-tree/1 graph: {exc!r}") from exc
         return tree

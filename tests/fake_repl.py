@@ -51,6 +51,11 @@ Rules copied from the real REPL v4.24.0 and Lean (notes/real-repl-behaviour.md F
 - F5, kernel time: a tactic step that leaves no goals runs `getProofStatus`, which type-checks the whole proof in
   the kernel before answering (REPL/Main.lean:182-225, `addDecl`); a command-mode proof pays the same when its
   declaration is added. "kernel_seconds" is that time, slept in both modes.
+  and reports a sorry, as the real REPL does). Command-mode proofs also know `have NAME : TYPE := by sorry` (or
+  `:= sorry`, or `:= by` and a deeper block, nested haves included): the `have`'s goal is the main goal's context
+  and `⊢ TYPE`, and the main goal gains `NAME : TYPE` as its last hypothesis; every `sorry` of a command becomes a
+  `sorries` entry with its own proof state and position (see `ScenarioRepl.check_proof`). A `· tactics` block
+  focuses the main goal and must close it, as Lean's `·` does.
 
 Faults (`--fault-at N:KIND`, N counting every query read by this process, 1-based; or `{"fault": KIND}` in a
 scenario's tactic table): hang, exit137, exit139, exit1, garbage, stderr_flood, huge, endless, slow:SECONDS.
@@ -272,6 +277,9 @@ def _starts_line(text: str, i: int) -> bool:
     """Whether position `i` is at the start of a line, after optional modifiers (`@[simp] theorem`…)."""
     head = text[text.rfind("\n", 0, i) + 1 : i]
     return re.fullmatch(r"\s*(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*", head) is not None
+
+
+_HAVE = re.compile(r"have\s+([^\s:]+)\s*:\s*(.+?)\s*:=(.*)\Z", re.S)
 _PRINT_AXIOMS = re.compile(r"^\s*#print\s+axioms\s+(\S+)\s*$")
 
 
@@ -351,7 +359,7 @@ class ScenarioRepl:
         self.header_delay = header_delay
         # REPL/Main.lean State: env ids and proof-state ids index two ever-growing arrays.
         self.envs: list[FakeEnv] = []
-        self.sorried: list[str] = []  # goals closed by `sorry` in the command being elaborated
+        self.sorry_env = FakeEnv()  # the env the sorries of the command being elaborated get (F1: the one before it)
         self.states: list[dict[str, Any]] = []  # proof-state id -> {"goals", "sorry", "sub", "env"}
 
     def new_state(self, goals: list[str], env: FakeEnv, *, sorry: bool = False, sub: bool = False) -> int:
@@ -523,29 +531,86 @@ class ScenarioRepl:
             decls[name] = True
             return
         tactics = split_tactics(proof[2:] if proof.startswith("by") else "")
-        self.sorried = []
-        error, used_sorry = self.check_proof(goals, tactics, building)
+        # Every `sorry` token of the command, in source order (the order check_proof meets them in).
+        positions = [
+            _pos(lead + n + 1, m.start())
+            for n, text in enumerate(body.split("\n"))
+            for m in re.finditer(r"\bsorry\b", text)
+        ]
+        self.sorry_env = before  # F1: the proof states of this command's sorries live in the env from before it
+        error, used_sorry = self.check_proof(goals, tactics, building, sorries, positions)
         if error is None and name in self.verify_fails:
             error = f"(kernel) declaration type mismatch, '{name}' does not check (fake REPL verify_fails)"
             self.failed_tactic = -1
         if error is not None:
             messages.append(_msg("error", error, *_error_position(body, start, tactics, error, line_of_proof, self.failed_tactic)))
             return  # the failed declaration is not added
-        for goal in self.sorried:  # REPL/Main.lean:312: every sorry of the command gets a proof state
-            ps = self.new_state([goal], before)
-            sorries.append({"proofState": ps, "pos": _pos(line_of_proof, 0), "goal": goal, "endPos": _pos(line_of_proof, 5)})
         if used_sorry:
             messages.append(_msg("warning", SORRY_WARNING, *name_pos))
         decls[name] = used_sorry
 
-    def check_proof(self, goals: list[str], tactics: list[str], env: FakeEnv) -> tuple[str | None, bool]:
-        """Run a command-mode tactic proof through the table: (first error or None, used sorry)."""
+    def check_proof(
+        self,
+        goals: list[str],
+        tactics: list[str],
+        env: FakeEnv,
+        sorries: list[dict[str, Any]] | None = None,
+        positions: list[dict[str, int]] | None = None,
+    ) -> tuple[str | None, bool]:
+        """Run a command-mode tactic proof through the table: (first error or None, used sorry).
+
+        `env` is the env the command builds (needs and heartbeats are checked against it). With `sorries`, each
+        `sorry` met gets an entry with a new proof state (its goal alone, in `self.sorry_env`) and the next of
+        `positions`. REPL v4.24.0 collects one per `sorry` of the command with its goal and position
+        (`REPL/Main.lean:312` `sorries trees initialCmdState.env none`); `test/have_by_sorry.expected.out` shows
+        the shape: the sorry of `have h : x = 1 := by sorry` sits at the `sorry` token, its goal is
+        `x : Int\n⊢ x = 1`, and the main goal continues as `x : Int\nh : x = 1\n⊢ x = x`. Its proof state is a
+        command-mode one, like the root's (`sub` False: closing it is `Completed`).
+        """
         self.failed_tactic = -1
         if not tactics:
             return "unsolved goals\n" + "\n\n".join(goals) if goals else "expected a proof", False
         used_sorry = False
         kernel = 0.0
+        goals = list(goals)
+
+        def hole(goal: str) -> None:
+            if sorries is not None:
+                entry: dict[str, Any] = {"proofState": self.new_state([goal], self.sorry_env), "goal": goal}
+                if positions:
+                    at = positions.pop(0)
+                    entry.update(pos=at, endPos=_pos(at["line"], at["column"] + 5))
+                sorries.append(entry)
+
         for index, tactic in enumerate(tactics):
+            if tactic.startswith("· ") and goals and self.lookup(goals, tactic) is None:
+                # Lean's `·` (cdot): the block runs on the main goal alone and must close it (`unsolved goals`).
+                block = "\n".join(line[2:] for line in tactic.split("\n"))
+                error, sub_sorry = self.check_proof(goals[:1], split_tactics("\n" + block), env, sorries, positions)
+                if error is not None:
+                    return error, used_sorry
+                goals, used_sorry = goals[1:], used_sorry or sub_sorry
+                continue
+            have = _HAVE.match(tactic.strip())
+            if have is not None and goals and self.lookup(goals, tactic) is None:
+                name, typ, proof = have.group(1), " ".join(have.group(2).split()), have.group(3).strip()
+                cut = goals[0].rfind("⊢")
+                context = "\n".join(
+                    line for line in goals[0][:cut].rstrip("\n").split("\n") if line and not line.startswith("case ")
+                )
+                sub_goal = f"{context}\n⊢ {typ}" if context else f"⊢ {typ}"
+                if proof in ("sorry", "by sorry"):
+                    hole(sub_goal)
+                    used_sorry = True
+                elif proof.startswith("by"):
+                    error, sub_sorry = self.check_proof([sub_goal], split_tactics(proof[2:]), env, sorries, positions)
+                    if error is not None:
+                        return error, used_sorry
+                    used_sorry = used_sorry or sub_sorry
+                else:
+                    return "fake REPL: only tactic proofs of a `have` are simulated", used_sorry
+                goals[0] = f"{goals[0][:cut]}{name} : {typ}\n{goals[0][cut:]}"
+                continue
             entry = self.lookup(goals, tactic)
             if entry is not None and "fault" in entry:
                 if run_fault(entry["fault"]) == "answered":
@@ -554,11 +619,12 @@ class ScenarioRepl:
             self.failed_tactic = index
             if entry is None:
                 if tactic.strip() == "sorry" and goals:
-                    self.sorried.append(goals[0])
+                    hole(goals[0])
                     goals, used_sorry = goals[1:], True
                     continue
                 if tactic.strip() == "all_goals sorry":  # a no-op without goals
-                    self.sorried.extend(goals)
+                    for goal in goals:
+                        hole(goal)
                     goals, used_sorry = [], used_sorry or bool(goals)
                     continue
                 return f"unknown tactic {tactic.strip()!r}", used_sorry

@@ -180,8 +180,10 @@ def test_two_runs_of_the_same_problems_are_deduplicated(tmp_path: Path) -> None:
     make_run(tmp_path / "runs", "m2")
     summary = export_training_data([tmp_path / "runs"], tmp_path / "data", include_known_wrong=True)
     assert len(summary.runs) == 2
-    assert summary.counts == {"state_tactic": 2, "proofs": 2, "annotated": 2, "negatives": 3, "repairs": 0}
-    assert summary.duplicates == {"state_tactic": 6, "proofs": 2, "annotated": 2, "negatives": 7, "repairs": 0}
+    assert summary.counts == {"state_tactic": 2, "proofs": 2, "annotated": 2, "negatives": 3, "repairs": 0,
+                              "sketches": 0}
+    assert summary.duplicates == {"state_tactic": 6, "proofs": 2, "annotated": 2, "negatives": 7, "repairs": 0,
+                                  "sketches": 0}
 
 
 def test_output_loads_with_datasets(tmp_path: Path) -> None:
@@ -223,3 +225,33 @@ def test_annotate_and_bad_inputs(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match="no run records"):
         export_training_data([tmp_path / "empty"], tmp_path / "out")
+
+
+def test_sketches_are_exported_with_their_proved_holes(tmp_path: Path) -> None:
+    hole = {"goal": "x : ℕ\n⊢ x = x", "proof": ["rfl"], "source": "search"}
+    sketches = [
+        {"body": "have h : x = x := by sorry\nsimp", "status": "proved", "reason": "", "holes": [hole],
+         "stitched": "have h : x = x := by rfl\nsimp"},
+        {"body": "have h : x = 1 := by sorry\nsimp", "status": "hole_failed", "reason": "hole 0 not proved",
+         "holes": [{"goal": "x : ℕ\n⊢ x = 1", "proof": None, "source": ""}], "stitched": ""},
+        {"body": "bogus", "status": "not_elaborated", "reason": "unknown tactic", "holes": [], "stitched": ""},
+    ]
+    result = ProofResult(ProofStatus.PROVED, "", proof=("have h : x = x := by rfl\nsimp",), route="sketch",
+                         sketch={"sketches_tried": 3, "holes_proved": 1, "cache_hits": 0, "sketches": sketches})
+    with RunRecords.create(tmp_path / "runs", "m", config={}, versions=VERSIONS) as records:
+        records.register_task(TaskEntry(name="toy", version="1.0", dataset="example/toy", dataset_commit="c" * 40,
+                                        effective=1))
+        records.append(problem("s"), result)
+        records.write_results()
+    sample = json.loads(next((records.run_dir).glob("samples_toy_*.jsonl")).read_text().splitlines()[-1])
+    assert sample["route"] == "sketch" and sample["sketch"] == {"sketches_tried": 3, "holes_proved": 1, "cache_hits": 0}
+    summary = export_training_data([tmp_path / "runs"], tmp_path / "data")
+    assert summary.counts["sketches"] == 2  # the one rejected before its holes were known teaches nothing
+    rows = [json.loads(line) for line in summary.files["sketches"].read_text().splitlines()]
+    assert [r["status"] for r in rows] == ["proved", "hole_failed"]
+    assert rows[0]["holes"] == [{"goal": "x : ℕ\n⊢ x = x", "proof": ["rfl"]}]
+    assert rows[0]["stitched"].startswith("have h : x = x := by rfl") and rows[0]["formal_statement"].endswith(":= by\n")
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.load_dataset("json", data_files=str(summary.files["sketches"]), split="train",
+                               cache_dir=str(tmp_path / "hf"))
+    assert len(ds) == 2 and ds[1]["holes"][0]["proof"] is None

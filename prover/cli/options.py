@@ -55,6 +55,23 @@ CommandTimeoutOpt = Annotated[
 VerifyTimeoutOpt = Annotated[
     float, typer.Option("--verify-timeout", help="Seconds for the final check of a proof; clipped to the budget.", min=0.001)
 ]
+# The sketch planner (sketch-and-fill, `prover.sketching`).
+PlannerOpt = Annotated[
+    str | None, typer.Option("--planner", help="Chat model that writes `have … := by sorry` sketches (name or local path); holes are proved by the tactic search.")
+]
+PlannerGeneratorOpt = Annotated[
+    str | None, typer.Option("--planner-generator", help="Planner backend: hf, vllm, openai (default hf).")
+]
+PlannerArgsOpt = Annotated[
+    list[str] | None, typer.Option("--planner-args", help="Planner backend option key=value (repeatable, or comma-separated).")
+]
+PlannerPromptFormatOpt = Annotated[
+    str | None, typer.Option("--planner-prompt-format", help="Planner prompt: sketch (any chat model) or deepseek-v2-sketch (default: by model name).")
+]
+SplitGoalsOpt = Annotated[
+    bool, typer.Option("--split-goals", help="Prove goals that share no metavariable apart (AND nodes), combined with `·`.")
+]
+SketchesOpt = Annotated[int, typer.Option("--sketches", help="Sketches asked of the planner per round.", min=1)]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")]
 
 # Whole-proof options (issue 11), shared by `prove` and `bench run`.
@@ -112,6 +129,28 @@ def output_dir(path: Path, option: str) -> Path:
     return path
 
 
+def planner_config(
+    planner: str | None,
+    generator: str | None,
+    args: list[str] | None,
+    prompt_format: str | None,
+    sketches: int = 4,
+) -> Any:
+    """The PlannerConfig from the planner options (None without `--planner`); bad combinations are usage errors."""
+    if planner is None:
+        if generator or args or prompt_format:
+            raise UsageError("--planner-generator, --planner-args and --planner-prompt-format need --planner NAME")
+        return None
+    from prover.models.chat import CHAT_GENERATORS
+    from prover.models.sketch_prompts import planner_format_for
+    from prover.sketching import PlannerConfig
+
+    if generator is not None and generator not in CHAT_GENERATORS:
+        raise UsageError(f"unknown planner generator '{generator}'; known: {', '.join(CHAT_GENERATORS)}")
+    planner_format_for(planner, prompt_format)  # an unknown format is refused before anything starts
+    return PlannerConfig(planner, generator or "hf", prompt_format, parse_key_values(args), sketches)
+
+
 def lean_config(repl_cmd: str | None, lean_project: Path | None, **changes: Any) -> LeanConfig:
     """A LeanConfig from the CLI's options; a missing project directory is a usage error."""
     project = lean_project.expanduser().resolve() if lean_project is not None else default_project_dir()
@@ -134,6 +173,8 @@ def agent_config(
     no_cache: bool,
     cache: Path | None,
     trust_cache: bool = False,
+    planner: Any = None,
+    split_goals: bool = False,
     proof: Any = None,
 ) -> Any:
     """The AgentConfig `prove` and `bench run` build from their shared options (`proof`: a ProofModelConfig)."""
@@ -148,6 +189,8 @@ def agent_config(
         model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download),
         cache_path=None if no_cache else (cache or default_cache_path()),
         trust_cache=trust_cache,
+        planner=planner,
+        split_goals=split_goals,
     )
     return config if proof is None else replace(config, proof=proof)
 
