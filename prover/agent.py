@@ -46,6 +46,7 @@ class ModelConfig:
     prompt_format: str | None = None
     options: dict[str, str] = field(default_factory=dict)
     allow_download: bool = False
+    preset: str | None = None  # the --preset the settings came from (recorded; its values are in the other fields)
 
     @property
     def label(self) -> str:
@@ -75,7 +76,8 @@ class AgentConfig:
     def config_hash(self) -> str:
         """A short hash of the settings that shape a search (not of paths or timeouts of the machine)."""
         search = {k: v for k, v in asdict(self.search).items() if k != "banned"}
-        payload = json.dumps({"search": search, "model": asdict(self.model)}, sort_keys=True, default=str)
+        model = {k: v for k, v in asdict(self.model).items() if k != "preset"}  # a preset only names other values
+        payload = json.dumps({"search": search, "model": model}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
 

@@ -95,7 +95,7 @@ def test_byt5_logprobs_equal_teacher_forcing(byt5: HFGenerator, temperature: flo
 
 def test_propose_shapes_and_scores(causal: HFGenerator, byt5: HFGenerator) -> None:
     for gen in (causal, byt5):
-        out = asyncio.run(gen.propose(REQS, Sampling(n=4, max_tokens=8, seed=3)))
+        out = asyncio.run(gen.propose(REQS, Sampling(n=4, max_tokens=32, seed=3)))
         assert len(out) == len(REQS)
         for cands in out:
             assert 1 <= len(cands) <= 4

@@ -48,6 +48,21 @@ ModelArgsOpt = Annotated[
 ]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")]
 
+# Search and decoding options default to None so that a --preset can tell what the user set explicitly; the
+# built-in defaults (SearchConfig's) are named in the help.
+_D = SearchConfig()
+PresetOpt = Annotated[
+    str | None,
+    typer.Option("--preset", help="A published set-up (model, prompt, width, decoding, α, budget); explicit flags override it. See `prover models`."),
+]
+BudgetOpt = Annotated[float | None, typer.Option("--budget", help=f"Wall-clock seconds per problem, everything included (default {_D.budget_s:g}).", min=0.1)]
+WidthOpt = Annotated[int | None, typer.Option("--width", help=f"Tactics sampled per expansion (default {_D.width}).", min=1)]
+AlphaOpt = Annotated[float | None, typer.Option("--alpha", help=f"Depth normalisation: priority = Σ log p / depth^α (default {_D.alpha:g}).", min=0.0)]
+AttemptsOpt = Annotated[int | None, typer.Option("--attempts", help=f"Split the budget into this many attempts (seeds / α) (default {_D.attempts}).", min=1)]
+TemperatureOpt = Annotated[float | None, typer.Option("--temperature", help=f"Sampling temperature; 0 means beam search of --width beams (default {_D.temperature:g}).", min=0.0)]
+TopPOpt = Annotated[float | None, typer.Option("--top-p", help=f"Nucleus sampling mass (default {_D.top_p:g}).", min=0.0, max=1.0)]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help=f"Most tokens per tactic; longer samples are dropped (default {_D.max_tokens}).", min=1)]
+
 
 def parse_key_values(items: list[str] | None) -> dict[str, str]:
     """`["a=1,b=2", "c=3"]` → `{"a": "1", "b": "2", "c": "3"}`; a malformed item is a usage error."""
@@ -61,6 +76,33 @@ def parse_key_values(items: list[str] | None) -> dict[str, str]:
                 raise UsageError(f"--model-args expects key=value, got {part!r}")
             out[key.strip()] = value.strip()
     return out
+
+
+def search_and_model(
+    preset: str | None,
+    model: str | None,
+    prompt_format: str | None,
+    **flags: Any,
+) -> tuple[SearchConfig, str | None, str | None]:
+    """The SearchConfig, model and prompt format from a preset (if any) and the flags given explicitly.
+
+    `flags` are SearchConfig fields; a None value was not given. Precedence: explicit flag, then the preset,
+    then SearchConfig's default.
+    """
+    values: dict[str, Any] = {}
+    if preset is not None:
+        from prover.models.presets import get_preset
+
+        chosen = get_preset(preset)
+        values = {
+            "budget_s": chosen.budget_s, "width": chosen.width, "alpha": chosen.alpha, "attempts": chosen.attempts,
+            "temperature": chosen.temperature, "top_p": chosen.top_p, "max_tokens": chosen.max_tokens,
+            "max_expansions": chosen.max_expansions,
+        }
+        model = model if model is not None else chosen.model
+        prompt_format = prompt_format if prompt_format is not None else chosen.prompt_format
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return SearchConfig(**values), model, prompt_format
 
 
 def lean_config(repl_cmd: str | None, lean_project: Path | None, **changes: Any) -> LeanConfig:
@@ -85,6 +127,7 @@ def agent_config(
     no_cache: bool,
     cache: Path | None,
     trust_cache: bool = False,
+    preset: str | None = None,
 ) -> Any:
     """The AgentConfig `prove` and `bench run` build from their shared options."""
     from prover.agent import AgentConfig, ModelConfig
@@ -92,7 +135,7 @@ def agent_config(
     return AgentConfig(
         lean=lean,
         search=search,
-        model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download),
+        model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download, preset),
         cache_path=None if no_cache else (cache or default_cache_path()),
         trust_cache=trust_cache,
     )

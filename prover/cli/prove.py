@@ -17,16 +17,24 @@ from prover.cli.options import (
     LeanProject,
     ModelArgsOpt,
     ModelOpt,
+    PresetOpt,
     PromptFormatOpt,
     ReplCmd,
     VerboseOpt,
+    AlphaOpt,
+    AttemptsOpt,
+    BudgetOpt,
+    MaxTokensOpt,
+    TemperatureOpt,
+    TopPOpt,
+    WidthOpt,
     agent_config,
     lean_config,
+    search_and_model,
     setup_logging,
 )
 from prover.config import DEFAULT_HEADER
 from prover.errors import UsageError
-from search import SearchConfig
 
 
 def _read_statement(statement: str | None, file: Path | None, theorem: str | None, header: str | None) -> tuple[str, str]:
@@ -106,13 +114,16 @@ def prove(
     generator: GeneratorOpt = None,
     prompt_format: PromptFormatOpt = None,
     model_args: ModelArgsOpt = None,
-    budget: Annotated[float, typer.Option("--budget", help="Wall-clock seconds, everything included.", min=0.1)] = 600.0,
-    width: Annotated[int, typer.Option("--width", help="Tactics sampled per expansion.", min=1)] = 8,
-    alpha: Annotated[float, typer.Option("--alpha", help="Depth normalisation: priority = Σ log p / depth^α.")] = 0.5,
-    attempts: Annotated[int, typer.Option("--attempts", help="Split the budget into this many attempts (seeds / α).", min=1)] = 1,
+    preset: PresetOpt = None,
+    budget: BudgetOpt = None,
+    width: WidthOpt = None,
+    alpha: AlphaOpt = None,
+    attempts: AttemptsOpt = None,
     workers: Annotated[int, typer.Option("--workers", help="Lean REPL workers.", min=1)] = 1,
     tactic_timeout: Annotated[float, typer.Option("--tactic-timeout", help="Seconds per tactic before the REPL is restarted.", min=0.1)] = 10.0,
-    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature.", min=0.0)] = 1.1,
+    temperature: TemperatureOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokensOpt = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     repl_cmd: ReplCmd = None,
     lean_project: LeanProject = None,
@@ -132,14 +143,15 @@ def prove(
 
     setup_logging(verbose)
     text, head = _read_statement(statement, file, theorem, header)
+    search, model, prompt_format = search_and_model(
+        preset, model, prompt_format, budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, tactic_timeout=tactic_timeout,
+    )
     config = agent_config(
         lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout),
-        SearchConfig(
-            budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
-            temperature=temperature, tactic_timeout=tactic_timeout,
-        ),
+        search,
         generator, model, prompt_format, model_args, allow_download,
-        no_cache=no_cache, cache=cache, trust_cache=trust_cache,
+        no_cache=no_cache, cache=cache, trust_cache=trust_cache, preset=preset,
     )
     progress = _ProgressLine()
     try:
@@ -147,7 +159,7 @@ def prove(
     finally:
         progress.close()
     if json_out:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(json.dumps({**result.to_json(), "preset": preset}, ensure_ascii=False))
     elif result.proved:
         if annotate_goals and result.steps:
             from prover.datagen import annotate

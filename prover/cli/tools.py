@@ -25,15 +25,19 @@ def doctor(repl_cmd: ReplCmd = None, lean_project: LeanProject = None, verbose: 
 
 @app.command()
 def models() -> None:
-    """List the tactic generators and prompt formats."""
+    """List the tactic generators, prompt formats and presets (`--preset NAME`) with their settings."""
     from prover.models import list_generators, list_prompt_formats
+    from prover.models.presets import list_presets
 
     print("generators:")
     for name, description in list_generators():
         print(f"  {name:12s} {description}")
     print("prompt formats:")
     for name, description in list_prompt_formats():
-        print(f"  {name:12s} {description}")
+        print(f"  {name:18s} {description}")
+    print("presets (--preset NAME; explicit flags override):")
+    for name, description in list_presets():
+        print(f"  {name:24s} {description}")
 
 
 @app.command()
