@@ -313,3 +313,28 @@ def test_one_over_long_prompt_in_a_merged_request_fails_only_itself(server: tupl
     assert [bool(c) for c in out] == [True, False, True]  # the long one gets no candidates, the others theirs
     assert out[0][0].tactic == "tac0 -- 0 = 0" and out[2][0].tactic == "tac0 -- 2 = 2"
     assert [len(b["prompt"]) if isinstance(b["prompt"], list) else 1 for b in script.bodies] == [3, 1, 1, 1]
+
+
+def test_cli_preset_with_an_override_against_the_server(server: tuple[str, Script], capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+    import sys
+    from pathlib import Path
+
+    from prover.cli.app import main
+
+    url, script = server
+    script.models = [{"id": "ByteDance-Seed/BFS-Prover-V2-7B", "root": "/models/bfs", "max_model_len": 4096}]
+    root = Path(__file__).resolve().parent
+    repl = shlex.join([sys.executable, str(root / "fake_repl.py"), "--scenario", str(root / "scenarios" / "cli_proof.json")])
+    code = main([
+        "prove", "theorem cli_two_steps (a b : ℕ) (h : a = b) : b + 0 = a := by sorry", "--json", "--no-cache",
+        "--generator", "openai", "--preset", "bfs-prover-v2", "--width", "2", "--model-args", f"base_url={url}",
+        "--repl-cmd", repl, "--budget", "30", "--tactic-timeout", "2",
+    ])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["status"] != "error" and out["preset"] == "bfs-prover-v2"
+    body = script.bodies[0]
+    assert body["model"] == "ByteDance-Seed/BFS-Prover-V2-7B" and body["prompt"].endswith(":::")  # the preset's model
+    assert body["n"] == 2  # --width overrides the preset's 4
+    assert body["temperature"] == 1.3 and body["top_p"] == 1.0 and body["max_tokens"] == 2048  # the preset's
+    assert body["truncate_prompt_tokens"] == 4096 - 2048 and "seed" not in body
