@@ -328,7 +328,8 @@ def test_cli_preset_with_an_override_against_the_server(server: tuple[str, Scrip
     repl = shlex.join([sys.executable, str(root / "fake_repl.py"), "--scenario", str(root / "scenarios" / "cli_proof.json")])
     code = main([
         "prove", "theorem cli_two_steps (a b : ℕ) (h : a = b) : b + 0 = a := by sorry", "--json", "--no-cache",
-        "--generator", "openai", "--preset", "bfs-prover-v2", "--width", "2", "--model-args", f"base_url={url}",
+        "--generator", "openai", "--preset", "bfs-prover-v2", "--width", "2", "--top-p", "0.95",
+        "--model-args", f"base_url={url}",
         "--repl-cmd", repl, "--budget", "30", "--tactic-timeout", "2",
     ])
     out = json.loads(capsys.readouterr().out)
@@ -336,5 +337,6 @@ def test_cli_preset_with_an_override_against_the_server(server: tuple[str, Scrip
     body = script.bodies[0]
     assert body["model"] == "ByteDance-Seed/BFS-Prover-V2-7B" and body["prompt"].endswith(":::")  # the preset's model
     assert body["n"] == 2  # --width overrides the preset's 4
-    assert body["temperature"] == 1.3 and body["top_p"] == 1.0 and body["max_tokens"] == 2048  # the preset's
+    assert body["top_p"] == 0.95  # so does --top-p
+    assert body["temperature"] == 1.3 and body["max_tokens"] == 2048  # the preset's
     assert body["truncate_prompt_tokens"] == 4096 - 2048 and "seed" not in body
