@@ -297,7 +297,7 @@ def test_model_is_looked_up_in_v1_models_and_its_root_chooses_the_format(server:
     assert gen.describe()["prompt_format"] == "bfs-prover" and gen.describe()["root"] == "ByteDance-Seed/BFS-Prover-V2-7B"
     propose(gen, REQS[:1], Sampling(n=2, max_tokens=100))
     body = script.bodies[0]
-    assert body["prompt"] == "⊢ 0 = 0:::" and body["truncate_prompt_tokens"] == 4096 - 100
+    assert body["prompt"] == "⊢ 0 = 0:::" and body["truncate_prompt_tokens"] == 4096 - 100 and body["truncation_side"] == "left"
     with pytest.raises(UsageError, match="does not serve a model named 'bfs-v2'.*serves: bfs, other"):
         build_generator("openai", model="bfs-v2", options={"base_url": url})
     script.models = [{"id": "prover", "root": "deepseek-ai/DeepSeek-Prover-V2-7B"}]

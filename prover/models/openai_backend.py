@@ -217,8 +217,10 @@ class OpenAIGenerator(ModelGenerator):
         if seed is not None and self._opts["request_seeds"] == "on":
             body["seed"] = seed
         if self.max_model_len is not None and self.max_model_len > sampling.max_tokens:
-            # vLLM keeps the prompt's last k tokens (left truncation), so the format's closing marker survives.
+            # Keep the prompt's last k tokens, so the format's closing marker survives. Without `truncation_side`
+            # vLLM 0.32 truncates on the tokenizer's side, usually the right (renderers/params.py).
             body["truncate_prompt_tokens"] = self.max_model_len - sampling.max_tokens
+            body["truncation_side"] = "left"
         return json.dumps(body).encode()
 
     async def _request(self, prompts: list[str], sampling: Sampling, seed: int | None = None) -> list[list[Completion]]:
