@@ -190,21 +190,30 @@ def load_lean_dir(directory: Path, *, split: str = "", pattern: str = "*.lean") 
         raise UsageError(f"no {pattern} files in {directory}")
     problems = []
     for path in files:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
         name = path.stem if path.stem in _theorem_names(text) else None
         before, rest = split_header(text)
         problems.append(problem_from_parts(before, rest, id=path.stem, source=str(path), name=name, split=split))
     return problems
 
 
+def read_text(path: Path) -> str:
+    """A statement file's text; one that cannot be read or is not UTF-8 (Lean reads only UTF-8) is bad input."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _records(path: Path) -> Iterable[tuple[int, Mapping[str, object]]]:
-    with path.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    yield lineno, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise UsageError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
+    for lineno, line in enumerate(read_text(path).split("\n"), 1):
+        if line.strip():
+            try:
+                yield lineno, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
 
 
 def load_jsonl(path: Path, *, split: str | None = None, id_key: str = "name") -> list[Problem]:
@@ -266,7 +275,7 @@ def load_lean_file(path: Path, *, split: str = "") -> list[Problem]:
     """
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     starts = list(_THEOREM.finditer(_mask(text)))
     if not starts:
         raise UsageError(f"{path}: no theorem or lemma found")

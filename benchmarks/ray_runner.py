@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from benchmarks.sweep import (
     SweepSummary,
     error_result,
     is_fatal,
+    log_prove_error,
     run_sweep,
 )
 from prover.errors import EnvironmentProblem
@@ -50,7 +52,7 @@ class ProverActor:
         except Exception as exc:
             if is_fatal(exc):
                 raise
-            logger.exception("%s/%s: the prove call raised; recording an error", problem.task, problem.id)
+            log_prove_error(problem, exc)
             return error_result(problem, exc)
 
 
@@ -105,9 +107,17 @@ async def run_sweep_ray(
     Raises:
         EnvironmentProblem: ray is not installed, or an actor's prove function reported one.
     """
+    if address is not None:
+        await asyncio.to_thread(check_reachable, address)
     ray = _import_ray()
     if not ray.is_initialized():
-        ray.init(address=address, **dict(init_kwargs or {}))
+        try:
+            ray.init(address=address, **dict(init_kwargs or {}))
+        except Exception as exc:  # `auto` with no cluster running here, a local cluster whose raylet did not start
+            raise EnvironmentProblem(
+                f"Ray could not join or start a cluster: {exc}",
+                fix="start one with `ray start --head`, or use --ray-address local",
+            ) from None
     options = {"num_cpus": 1, "max_restarts": 3, **dict(actor_options or {}), "max_concurrency": per_actor}
     if actors is None:
         cpus = ray.cluster_resources().get("CPU", 1)
@@ -144,6 +154,32 @@ async def run_sweep_ray(
     finally:
         for handle in handles:
             ray.kill(handle)
+
+
+# How long the cluster's head may take to accept a connection (ray.init itself retries for minutes, silently).
+CONNECT_TIMEOUT_S = 10.0
+
+
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast when an explicit `host:port` (or `ray://host:port`) has no server listening.
+
+    `auto` and `local` are left to Ray (it finds or starts a cluster on this machine, and fails at once when
+    `auto` finds none).
+
+    Raises:
+        EnvironmentProblem: nothing accepts a connection there within `timeout` seconds.
+    """
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if address in ("auto", "local") or not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc})",
+            fix="start one with `ray start --head`, check the address, or use --ray-address local",
+        ) from None
 
 
 async def _await_remote(ray: Any, ref: Awaitable[ProofResult], problem: Problem) -> ProofResult:

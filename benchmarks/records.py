@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.loaders import Problem
+from benchmarks.pass_at_k import whole_proof_metrics
 from prover.errors import UsageError
 from prover.results import ProofResult, ProofStatus, Versions
 
@@ -56,6 +57,7 @@ __all__ = [
     "load_run",
     "now_stamp",
     "read_jsonl",
+    "read_samples",
     "sample_record",
     "samples_files",
     "sanitize_model_name",
@@ -73,6 +75,9 @@ _LOCK = ".lock"
 # Config keys that may change when a run is resumed (they select work, they do not shape a search).
 # `repl_command` is where Lean lives on this machine; the versions block, checked on its own, says which Lean it is.
 RESUMABLE_KEYS = frozenset({"limit", "tasks", "workers", "resume", "output_path", "log_samples", "repl_command"})
+
+# Versions a run's records must share: a proof checked with one Lean or Mathlib says nothing about another.
+PINNED_VERSIONS = ("lean", "mathlib", "repl")
 
 
 def sanitize_model_name(model: str) -> str:
@@ -124,14 +129,67 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
+            obj = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
             obj = None
         if not isinstance(obj, dict):
             logger.warning("%s:%d: not a JSON object, skipped", path, lineno)
             continue
         out.append(obj)
     return out
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    """A samples file's well-formed lines (see `read_jsonl` and `well_formed_samples`), every line of an id kept."""
+    return well_formed_samples(read_jsonl(path), path)
+
+
+def well_formed_samples(samples: Iterable[Mapping[str, Any]], where: Path | str) -> list[dict[str, Any]]:
+    """The sample lines whose fields have the types readers rely on; each other line is skipped with a warning.
+
+    Sample files are edited, merged and truncated by hand; one bad line must not stop a report, a resume or datagen.
+    """
+    out = []
+    for sample in samples:
+        problem = _sample_problem(sample)
+        if problem is None:
+            out.append(dict(sample))
+        else:
+            logger.warning("%s: a sample line (id %r) is malformed (%s), skipped", where, sample.get("id"), problem)
+    return out
+
+
+_SAMPLE_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str, int),
+    "status": (str,),
+    "statement_sha256": (str,),
+    "proof": (list,),
+    "seconds": (dict,),
+    "steps": (list,),
+    "failed_steps": (list,),
+    "statement": (str,),
+    "header": (str,),
+    "known_wrong": (bool,),
+}
+
+
+def _sample_problem(sample: Mapping[str, Any]) -> str | None:
+    if "id" not in sample:
+        return "no id"
+    for key, types in _SAMPLE_TYPES.items():
+        value = sample.get(key)
+        if value is not None and (not isinstance(value, types) or isinstance(value, bool) and bool not in types):
+            return f"{key} is a {type(value).__name__}"
+    if not all(isinstance(t, str) for t in sample.get("proof") or []):
+        return "proof holds a non-string"
+    for key in ("steps", "failed_steps"):
+        steps = sample.get(key) or []
+        if not all(isinstance(step, dict) and all(isinstance(v, str) for v in step.values()) for step in steps):
+            return f"{key} holds something other than objects of strings"
+    seconds = sample.get("seconds") or {}
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seconds.values()):
+        return "seconds holds a non-number"
+    return None
 
 
 def cut_torn_tail(path: Path) -> int:
@@ -189,12 +247,17 @@ def write_json_atomic(path: Path, obj: Mapping[str, Any], *, indent: int | None 
     """Write a JSON file so that a reader (or a kill) sees the old file or the new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(obj, f, ensure_ascii=False, indent=indent, default=str)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, indent=indent, default=str)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a full disk: leave no half-written temporary behind
+            tmp.unlink()
+        raise
     _fsync_dir(path.parent)
 
 
@@ -252,6 +315,11 @@ def sample_record(
     if include_steps:
         record["steps"] = [asdict(s) for s in result.steps]
         record["failed_steps"] = [asdict(s) for s in result.failed_steps]
+    if result.samples or result.route:  # the hybrid routes (issue 11): every whole-proof sample's outcome
+        record["route"] = result.route or None
+        record["policies"] = result.policies
+        keep = None if include_steps else {"index", "round", "parent", "outcome", "reason", "tokens", "truncated"}
+        record["whole_samples"] = [dict(x) if keep is None else {k: v for k, v in x.items() if k in keep} for x in result.samples]
     if extra:
         record.update(extra)
     return record
@@ -362,8 +430,11 @@ class RunRecords:
         self.previous_seconds = 0.0  # evaluation seconds of earlier sessions of this run
         self._opened = time.monotonic()
         self._done: dict[str, dict[str, str]] = {}  # task -> id -> status of its last line
+        self._hashes: dict[str, dict[str, str]] = {}  # task -> id -> statement_sha256 of its last line
+        self._selected: dict[str, dict[str, str]] = {}  # task -> id -> statement_sha256 of the problems run now
         self._repaired: set[str] = set()
         self._lock = threading.Lock()
+        self._checkpoint_lock = threading.Lock()
         self._lock_fd: int | None = None
 
     # -- opening --
@@ -425,11 +496,15 @@ class RunRecords:
         new_config = {**old_config, **(config or {})}
         old_versions = {k: v for k, v in (saved.get("versions") or {}).items() if k != "tasks"}
         new_versions = dict(versions.as_dict() if isinstance(versions, Versions) else versions or old_versions)
+        pinned = [k for k in PINNED_VERSIONS if old_versions.get(k) and new_versions.get(k) != old_versions.get(k)]
+        if pinned:
+            diffs = ", ".join(f"{k} {old_versions[k]} -> {new_versions.get(k)}" for k in pinned)
+            raise UsageError(f"cannot resume {run_dir}: its records were made with other versions ({diffs}); start a new run")
         if old_versions and new_versions != old_versions:
             logger.warning("resuming %s with other versions: %s -> %s", run_dir, old_versions, new_versions)
         records = cls(run_dir, stamp, config=new_config, versions=new_versions, fsync=fsync)
         records._acquire()
-        records.previous_seconds = float(saved.get("total_evaluation_time_seconds") or 0.0)
+        records.previous_seconds = max(float(saved.get("total_evaluation_time_seconds") or 0.0), records._checkpointed())
         for name, entry in (saved.get("configs") or {}).items():
             n = (saved.get("n-samples") or {}).get(name) or {}
             tv = ((saved.get("versions") or {}).get("tasks") or {}).get(name) or {}
@@ -503,7 +578,9 @@ class RunRecords:
     def _statuses(self, task: str) -> dict[str, str]:
         done = self._done.get(task)
         if done is None:
-            done = {str(s["id"]): str(s.get("status")) for s in read_jsonl(self.samples_path(task)) if "id" in s}
+            samples = read_samples(self.samples_path(task))
+            done = {str(s["id"]): str(s.get("status")) for s in samples}
+            self._hashes[task] = {str(s["id"]): str(s.get("statement_sha256") or "") for s in samples}
             self._done[task] = done
         return done
 
@@ -512,15 +589,23 @@ class RunRecords:
         with self._lock:
             return dict(self._statuses(task))
 
-    def done_ids(self, task: str, *, retry_errors: bool = False) -> set[str]:
+    def done_ids(self, task: str, *, retry_errors: bool = False, current: Mapping[str, str] | None = None) -> set[str]:
         """Ids with a complete line in the task's samples file (those whose last line is `error` are left out
-        when `retry_errors`)."""
+        when `retry_errors`; with `current`, {id: statement hash} of the problems as loaded now, those recorded
+        for another statement are left out: they are proved again)."""
         with self._lock:
             statuses = self._statuses(task)
-            return {i for i, s in statuses.items() if not (retry_errors and s == ProofStatus.ERROR.value)}
+            hashes = self._hashes[task]
+            return {
+                i
+                for i, s in statuses.items()
+                if not (retry_errors and s == ProofStatus.ERROR.value)
+                and (current is None or i not in current or hashes.get(i) == current[i])
+            }
 
     def write_sample(self, task: str, record: Mapping[str, Any]) -> bool:
-        """Append one sample line. A second line for an id is written only over an `error` line (a retry).
+        """Append one sample line. A second line for an id is written only over an `error` line (a retry) or
+        over a line made for another statement (the problem changed since).
 
         Returns:
             False (and writes nothing) when the id is already recorded.
@@ -529,7 +614,8 @@ class RunRecords:
         path = self.samples_path(task)
         with self._lock:
             statuses = self._statuses(task)
-            if statuses.get(pid, ProofStatus.ERROR.value) != ProofStatus.ERROR.value:
+            same_statement = self._hashes[task].get(pid) == str(record.get("statement_sha256") or "")
+            if statuses.get(pid, ProofStatus.ERROR.value) != ProofStatus.ERROR.value and same_statement:
                 logger.warning("%s/%s is already recorded; not writing it twice", task, pid)
                 return False
             if task not in self._repaired:
@@ -541,6 +627,7 @@ class RunRecords:
                     _fsync_dir(self.run_dir)
             append_jsonl(path, record, fsync=self.fsync)
             statuses[pid] = str(record.get("status"))
+            self._hashes[task][pid] = str(record.get("statement_sha256") or "")
             return True
 
     def append(self, problem: Problem, result: ProofResult, **kwargs: Any) -> bool:
@@ -548,8 +635,16 @@ class RunRecords:
         return self.write_sample(problem.task, sample_record(problem, result, **kwargs))
 
     def samples(self, task: str) -> list[dict[str, Any]]:
-        """The task's sample lines, one per id (the last line of an id wins: a retry replaces an error)."""
-        return latest_per_id(read_jsonl(self.samples_path(task)))
+        """The task's sample lines, one per id (the last line of an id wins: a retry replaces an error).
+
+        Once the problems run now are registered, only the lines of those problems, made for the statement as it
+        is now, count: a line of a problem left out or changed since says nothing about this run.
+        """
+        samples = latest_per_id(read_samples(self.samples_path(task)))
+        selected = self._selected.get(task)
+        if selected is None:
+            return samples
+        return [s for s in samples if selected.get(str(s["id"])) == s.get("statement_sha256")]
 
     # -- results --
 
@@ -566,8 +661,10 @@ class RunRecords:
         for p in problems:
             by_task.setdefault(p.task, []).append(p)
         for name, selected in by_task.items():
-            if name in self.tasks:
-                continue
+            self._selected[name] = {p.id: p.sha256 for p in selected}
+            before = self.tasks.get(name)
+            if before is not None and before.dataset_sha256 not in ("", dataset_sha256(selected)):
+                logger.warning("%s: the statements differ from the ones this run started with", name)
             try:
                 self.register_task(TaskEntry.of(get_task(name), selected))
             except UsageError:
@@ -600,6 +697,9 @@ class RunRecords:
             samples = self.samples(name)
             complete = complete and len(samples) >= entry.effective
             results[name] = {"alias": name, **task_metrics(samples, entry.known_wrong)}
+            whole = whole_proof_metrics(samples)
+            if whole["problems_with_samples"]:
+                results[name]["whole_proofs"] = whole
             n_samples[name] = {"original": entry.original, "effective": entry.effective or len(samples)}
             configs[name] = {
                 "task": name,
@@ -630,7 +730,24 @@ class RunRecords:
     def write_results(self) -> Path:
         """Write `results_<time>.json` atomically from the samples as they are now."""
         write_json_atomic(self.results_path, self.results())
+        self.checkpoint()
         return self.results_path
+
+    @property
+    def elapsed_path(self) -> Path:
+        return self.run_dir / f".elapsed_{self.stamp}.json"
+
+    def checkpoint(self) -> None:
+        """Save the run's evaluation seconds so far (atomically), so that a resume after a kill counts them."""
+        with self._checkpoint_lock:  # a sweep's ticker thread and `write_results` share the temporary file name
+            write_json_atomic(self.elapsed_path, {"total_evaluation_time_seconds": round(self.seconds, 3)}, indent=None)
+
+    def _checkpointed(self) -> float:
+        try:
+            value = json.loads(self.elapsed_path.read_text(encoding="utf-8"))["total_evaluation_time_seconds"]
+            return float(value)
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0.0
 
 
 def samples_files(run_dir: Path, stamp: str | None = None) -> list[tuple[str, str, Path]]:
@@ -664,5 +781,5 @@ def load_run(run_dir: Path | str, stamp: str | None = None) -> tuple[dict[str, A
     if stamp is None:
         raise UsageError(f"no run in {run_dir} (no results_*.json or samples_*.jsonl)")
     results = _read_results(run_dir / f"results_{stamp}.json")
-    samples = {task: latest_per_id(read_jsonl(path)) for task, _, path in samples_files(run_dir, stamp)}
+    samples = {task: latest_per_id(read_samples(path)) for task, _, path in samples_files(run_dir, stamp)}
     return results, samples

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.pass_at_k import whole_proof_rows
 from benchmarks.records import load_run, task_metrics
 from prover.errors import EnvironmentProblem
 from prover.lean.statement import Statement
@@ -65,6 +66,8 @@ def _rows(results: Mapping[str, Any], samples: Mapping[str, Sequence[Mapping[str
                 _fmt(m["mean_seconds"], 1),
             ]
         )
+        for metric, value in whole_proof_rows(samples[task]):  # whole-proof samples (issue 11)
+            rows.append(["", "", str(m["n"]), metric, "↑", value, "", "", ""])
         if m["n_excl_known_wrong"] != m["n"]:
             rows.append(
                 [

@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmarks.loaders import Problem
 from benchmarks.records import RunRecords
-from prover.errors import EnvironmentProblem, ReplStartError, StatementError, UsageError
+from prover.errors import EnvironmentProblem, ProverError, ReplStartError, StatementError, UsageError
 from prover.results import ProofResult, ProofStats, ProofStatus
 from search.budget import TimeManager
 
@@ -41,6 +41,7 @@ __all__ = [
     "SweepSummary",
     "error_result",
     "is_fatal",
+    "log_prove_error",
     "run_sweep",
 ]
 
@@ -120,6 +121,30 @@ def is_fatal(exc: BaseException) -> bool:
     return isinstance(exc, (EnvironmentProblem, UsageError, ReplStartError))
 
 
+def log_prove_error(problem: Problem, exc: Exception) -> None:
+    """Log a prove call that raised: one line for a known fault (a statement that does not elaborate, a REPL
+    that died), the traceback only for a bug."""
+    if isinstance(exc, ProverError):
+        first = next(iter(getattr(exc, "messages", ()) or ()), "")
+        detail = f": {' '.join(str(first).split())[:300]}" if first else ""
+        logger.warning("%s/%s: %s%s; recorded as an error", problem.task, problem.id, exc, detail)
+    else:
+        logger.exception("%s/%s: the prove call raised; recording an error", problem.task, problem.id)
+
+
+# How often a sweep saves its elapsed time (a resume after a kill gets the total budget less what was used).
+CHECKPOINT_EVERY_S = 1.0
+
+
+async def _checkpoint_every(records: RunRecords, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await asyncio.to_thread(records.checkpoint)
+        except OSError as exc:  # a full disk: the next records will fail loudly; the clock is best effort
+            logger.warning("could not save the run's elapsed time: %s", exc)
+
+
 async def _run_loops(loop: Callable[[], Coroutine[Any, Any, None]], count: int) -> None:
     """Run `count` copies of `loop` at once; the first to raise cancels the others, which are awaited."""
     tasks = [asyncio.create_task(loop()) for _ in range(count)]
@@ -166,8 +191,18 @@ class _Sweep:
         for p in problems:
             self.doc_ids[(p.task, p.id)] = per_task.get(p.task, 0)
             per_task[p.task] = per_task.get(p.task, 0) + 1
-        done = {task: records.done_ids(task, retry_errors=retry_errors) for task in per_task}
+        current = {task: {p.id: p.sha256 for p in problems if p.task == task} for task in per_task}
+        done = {task: records.done_ids(task, retry_errors=retry_errors, current=current[task]) for task in per_task}
         self.todo = [p for p in problems if p.id not in done[p.task]]
+        for task in per_task:
+            recorded = records.statuses(task)
+            retried = ProofStatus.ERROR.value if retry_errors else None
+            changed = sorted(i for i in current[task] if i in recorded and i not in done[task] and recorded[i] != retried)
+            if changed:
+                logger.warning(
+                    "%s: %d problems changed since they were recorded (%s); proving them again",
+                    task, len(changed), ", ".join(changed[:5]) + (" …" if len(changed) > 5 else ""),
+                )
         self.total = len(problems)
         self.skipped = self.total - len(self.todo)
         proved = ProofStatus.PROVED.value
@@ -208,7 +243,7 @@ class _Sweep:
         except Exception as exc:
             if is_fatal(exc):
                 raise
-            logger.exception("%s/%s: the prove call raised; recording an error", problem.task, problem.id)
+            log_prove_error(problem, exc)
             return error_result(problem, exc, time.monotonic() - t0)
 
     async def record(self, problem: Problem, result: ProofResult, extra: dict[str, Any] | None = None) -> None:
@@ -304,7 +339,7 @@ class _Sweep:
     def summary(self) -> SweepSummary:
         by_task = {}
         for task in sorted({p_task for p_task, _ in self.doc_ids}):
-            statuses = self.records.statuses(task).values()
+            statuses = [s["status"] for s in self.records.samples(task)]
             by_task[task] = (sum(s == ProofStatus.PROVED.value for s in statuses), len(statuses))
         return SweepSummary(
             total=self.total,
@@ -369,6 +404,7 @@ async def run_sweep(
     records.register_problems(problems)
     records.write_results()
     sweep.progress()
+    ticker = asyncio.create_task(_checkpoint_every(records, CHECKPOINT_EVERY_S))
     try:
         if total_budget_s is None:
             await sweep.plain()
@@ -384,5 +420,6 @@ async def run_sweep(
             )
             await sweep.competition(manager)
     finally:
+        ticker.cancel()
         records.write_results()
     return sweep.summary()

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from prover.config import DEFAULT_HEADER, LeanConfig
 from prover.errors import ProverError, ReplError, ReplStartError, StatementError, UsageError
@@ -23,18 +24,56 @@ from prover.lean.env import ProofEnvironment
 from prover.lean.pool import ReplPool
 from prover.lean.project import read_versions
 from prover.lean.statement import Statement, split_header
-from prover.lean.verifier import Verification, verify_proof
+from prover.lean.verifier import Verdict, Verification, verify_proof
 from prover.models import TacticGenerator, build_generator
 from prover.results import ProofResult, ProofStats, ProofStatus, ProofStep, Versions
+from prover.strategies import ProofModelConfig, build_proof_policy, policy_stats, run_hybrid, whole_samples
 from search import SearchConfig, SearchProgress, SearchResult, SearchStatus, search_attempts
 from search.cache import CacheKey, ProofCache
 from search.errors import CacheError
 from search.outcomes import ProofFinished, TacticState
+from search.proofs import ProofPolicy
+from search.scheduler import ScheduleResult
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # Training data keeps at most this many rejected tactics per problem (the tree can hold tens of thousands).
 MAX_FAILED_STEPS = 256
+
+# The final check's share of a problem's budget, kept back from the search (out of the budget, never on top of
+# it) so that a proof found late can still be verified before the budget ends.
+VERIFY_RESERVE_FRACTION = 0.2
+VERIFY_RESERVE_MAX_S = 120.0
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One problem's wall-clock end (`time.monotonic()`): every Lean wait is clipped to what is left of it."""
+
+    end: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def search_end(self, budget_s: float) -> float:
+        """Where the search stops: the end less the final check's reserve."""
+        return self.end - min(VERIFY_RESERVE_FRACTION * budget_s, VERIFY_RESERVE_MAX_S)
+
+    def clip(self, lean: LeanConfig) -> LeanConfig:
+        """`lean` with its command and verify timeouts cut to the time left."""
+        left = max(self.left(), 0.001)
+        return replace(lean, command_timeout=min(lean.command_timeout, left), verify_timeout=min(lean.verify_timeout, left))
+
+    async def run(self, awaitable: Awaitable[T]) -> T:
+        """Await within the time left; raises TimeoutError (and cancels the wait) when it runs out."""
+        async with asyncio.timeout(self.left()):
+            return await awaitable
 
 
 @dataclass(frozen=True)
@@ -64,6 +103,7 @@ class AgentConfig:
         cache_path: the verified-proof cache (None: no cache).
         trust_cache: return a cache hit without re-verifying it.
         keep_tree: put the search graph (`search-tree/1` JSON) into the result, for training data.
+        proof: the whole-proof model (`--proof-model`); with one, `prove` runs the hybrid routes.
     """
 
     lean: LeanConfig = field(default_factory=LeanConfig)
@@ -72,11 +112,14 @@ class AgentConfig:
     cache_path: Path | None = None
     trust_cache: bool = False
     keep_tree: bool = False
+    proof: ProofModelConfig = field(default_factory=ProofModelConfig)
 
     def config_hash(self) -> str:
         """A short hash of the settings that shape a search (not of paths or timeouts of the machine)."""
         search = {k: v for k, v in asdict(self.search).items() if k != "banned"}
         model = {k: v for k, v in asdict(self.model).items() if k != "preset"}  # a preset only names other values
+        if self.proof.enabled:  # only then: the hashes of tactic-only configurations stay what they were
+            model["proof"] = asdict(self.proof)
         payload = json.dumps({"search": search, "model": model}, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
@@ -96,12 +139,14 @@ class Agent:
     Use as an async context manager; `prove` may be awaited concurrently (a sweep runs W problems at once).
     """
 
-    def __init__(self, config: AgentConfig, *, generator: TacticGenerator | None = None) -> None:
+    def __init__(
+        self, config: AgentConfig, *, generator: TacticGenerator | None = None, proof_policy: ProofPolicy | None = None
+    ) -> None:
         self.config = config
         self.versions = read_versions(config.lean.project_dir)
         self._generator = generator
-        self._pools: dict[str, ReplPool] = {}
-        self._pool_locks: dict[str, asyncio.Lock] = {}
+        self._proof_policy = proof_policy
+        self._pools: dict[str, asyncio.Task[ReplPool]] = {}
         self._stack = AsyncExitStack()
         self._cache: ProofCache | None = None
 
@@ -116,11 +161,18 @@ class Agent:
                 allow_download=model.allow_download,
             )
             self._stack.push_async_callback(self._generator.close)
+        if self._proof_policy is None and self.config.proof.enabled:
+            policy = build_proof_policy(self.config.proof, self.config.search.banned)
+            self._proof_policy = policy
+            self._stack.push_async_callback(policy.close)
         if self.config.cache_path is not None:
             self._cache = self._stack.enter_context(ProofCache(self.config.cache_path))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for task in self._pools.values():
+            task.cancel()  # a header import still under way
+        await asyncio.gather(*self._pools.values(), return_exceptions=True)
         await self._stack.aclose()
 
     @property
@@ -130,16 +182,17 @@ class Agent:
         return self._generator
 
     async def pool(self, imports: str) -> ReplPool:
-        """The warm pool for a header's import lines (see `split_header`), started on first use."""
-        # One lock per header: starting a pool imports Mathlib (a minute or more), which must not hold up
-        # problems whose pool is already warm or whose header differs.
-        async with self._pool_locks.setdefault(imports, asyncio.Lock()):
-            pool = self._pools.get(imports)
-            if pool is None:
-                pool = ReplPool(self.config.lean, imports)
-                await self._stack.enter_async_context(pool)
-                self._pools[imports] = pool
-            return pool
+        """The warm pool for a header's import lines (see `split_header`), started on first use.
+
+        The start (importing Mathlib: a minute or more) runs as its own task, one per header: a problem that stops
+        waiting for it (its budget ran out) leaves it running for the next problems, and problems whose pool is
+        warm or whose header differs never wait on it. A start that failed is tried again by the next caller.
+        """
+        task = self._pools.get(imports)
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = asyncio.ensure_future(self._stack.enter_async_context(ReplPool(self.config.lean, imports)))
+            self._pools[imports] = task
+        return await asyncio.shield(task)
 
     async def prove(
         self,
@@ -149,6 +202,7 @@ class Agent:
         budget_s: float | None = None,
         on_progress: Callable[[SearchProgress], None] | None = None,
         allowed_axioms: Iterable[str] = (),
+        informal: str = "",
     ) -> ProofResult:
         """Prove one statement within the budget (default `config.search.budget_s`), everything included.
 
@@ -158,6 +212,7 @@ class Agent:
             budget_s: this problem's wall-clock budget (a competition time manager sets it per problem).
             on_progress: called with the search's progress (the CLI draws its progress line from it).
             allowed_axioms: axioms the header declares that a proof may use (see `verify_proof`).
+            informal: the problem in words, for whole-proof prompts that show it.
 
         Returns:
             A frozen ProofResult; `proved` only with a verifier-accepted proof.
@@ -169,7 +224,7 @@ class Agent:
         config = self.config
         search_config = config.search if budget_s is None else replace(config.search, budget_s=budget_s)
         started = time.monotonic()
-        deadline = started + search_config.budget_s
+        deadline = Deadline(started + search_config.budget_s)
         parsed = Statement.parse(statement)
         versions = self.versions
         clock = _Clock()
@@ -179,9 +234,15 @@ class Agent:
 
         async def verify(proof: tuple[str, ...]) -> Verification:
             t0 = time.monotonic()
-            verification = await verify_proof(
-                parsed, proof, header=header, config=config.lean, banned=search_config.banned, allowed_axioms=allowed
-            )
+            try:
+                verification = await deadline.run(
+                    verify_proof(
+                        parsed, proof, header=header, config=deadline.clip(config.lean), banned=search_config.banned,
+                        allowed_axioms=allowed,
+                    )
+                )
+            except TimeoutError:
+                verification = Verification(Verdict.TIMEOUT, "the budget ran out during the final check", seconds=time.monotonic() - t0)
             clock.verify += time.monotonic() - t0
             return verification
 
@@ -200,10 +261,21 @@ class Agent:
                 )
 
         imports, preamble = split_header(header)
-        pool = await self.pool(imports)
-        env = ProofEnvironment(pool, parsed, tactic_timeout=search_config.tactic_timeout, preamble=preamble)
         try:
-            root = await env.start()
+            pool = await deadline.run(self.pool(imports))
+        except TimeoutError:
+            return _timed_out(statement, "the header import did not finish within the budget", started, versions)
+        env = ProofEnvironment(
+            pool,
+            parsed,
+            tactic_timeout=search_config.tactic_timeout,
+            preamble=preamble,
+            timeout_retries=config.lean.timeout_rechecks,
+        )
+        try:
+            root = await deadline.run(env.start())
+        except TimeoutError:
+            return _timed_out(statement, "the statement did not elaborate within the budget", started, versions)
         except (StatementError, ReplStartError):
             raise  # bad input, or a REPL that cannot start at all: it would fail the same way on every problem
         except ReplError as exc:
@@ -217,6 +289,22 @@ class Agent:
             logger.info("verifier: %s %s", verification.name, verification.details)
             return verification.accepted
 
+        if self._proof_policy is not None:  # ---- the hybrid routes (whole proofs + tactic search), issue 11
+            try:
+                scheduled, _ = await run_hybrid(
+                    statement=parsed, header=header, informal=informal, pool=pool, env=env, lean=config.lean,
+                    search_config=search_config, tactic_policy=self.generator, proof_policy=self._proof_policy,
+                    proof_config=config.proof, deadline=deadline.search_end(search_config.budget_s), verify=accept,
+                    allowed_axioms=allowed,
+                )
+            except ProverError as exc:
+                logger.warning("hybrid routes stopped by an infrastructure fault: %s", exc)
+                return _errored(statement, str(exc), started, versions)
+            proof_result = _hybrid_result(statement, scheduled, env, clock, started, versions)
+            if cache is not None:
+                self._record(cache, key, parsed.name, proof_result, clock, search_config)
+            return proof_result
+
         try:
             result = await search_attempts(
                 env,
@@ -224,7 +312,7 @@ class Agent:
                 root,
                 search_config,
                 theorem_name=parsed.name,
-                deadline=deadline,
+                deadline=deadline.search_end(search_config.budget_s),
                 accept=accept,
                 on_progress=on_progress,
             )
@@ -323,10 +411,19 @@ async def _cached_proof(
 
 
 def _errored(statement: str, error: str, started: float, versions: Versions) -> ProofResult:
+    return _ended(ProofStatus.ERROR, statement, error, started, versions)
+
+
+def _timed_out(statement: str, why: str, started: float, versions: Versions) -> ProofResult:
+    return _ended(ProofStatus.TIMEOUT, statement, why, started, versions)
+
+
+def _ended(status: ProofStatus, statement: str, error: str, started: float, versions: Versions) -> ProofResult:
+    """A result with no search behind it (the search could not start, or the budget ran out first)."""
     return ProofResult(
-        status=ProofStatus.ERROR,
+        status=status,
         statement=statement,
-        stop_reason="error",
+        stop_reason=status.value,
         error=error,
         stats=ProofStats(seconds_total=time.monotonic() - started),
         versions=versions,
@@ -378,6 +475,54 @@ def _to_proof_result(
         steps=tuple(_path_steps(result)) if proved else (),
         failed_steps=tuple(_failed_steps(result)),
         versions=versions,
+        limitations=tuple(env.limitations.values()),
+    )
+
+
+def _hybrid_result(
+    statement: str, scheduled: ScheduleResult, env: ProofEnvironment, clock: _Clock, started: float, versions: Versions
+) -> ProofResult:
+    """A ProofResult from the routes' schedule: `proved` only for the text the final verifier accepted."""
+    tactic = scheduled.report("tactic")
+    search = tactic.detail if tactic is not None and isinstance(tactic.detail, SearchResult) else None
+    base = _to_proof_result(statement, search, env, clock, started, versions) if search is not None else None
+    proved = bool(scheduled.proof) and scheduled.proof in clock.accepted
+    errors = [f"{r.route}: {r.error}" for r in scheduled.reports if r.error]
+    if proved:
+        status = ProofStatus.PROVED
+    elif scheduled.timed_out or any(r.status == "timeout" for r in scheduled.reports):
+        status = ProofStatus.TIMEOUT
+    elif errors and all(r.status == "error" for r in scheduled.reports):
+        status = ProofStatus.ERROR
+    else:
+        status = ProofStatus.FAILED
+    policies = policy_stats(scheduled)
+    whole = policies.get("whole", {})
+    stats = base.stats if base is not None else ProofStats()
+    stats = replace(
+        stats,
+        lean_calls=env.stats.lean_calls,
+        model_calls=stats.model_calls + int(whole.get("model_calls", 0)),
+        seconds_total=time.monotonic() - started,
+        seconds_model=stats.seconds_model + float(whole.get("seconds_model", 0.0)),
+        seconds_verify=clock.verify,
+    )
+    shown = clock.accepted[scheduled.proof] if proved else clock.last
+    via_tactic = proved and scheduled.route == "tactic" and base is not None and base.proved
+    return ProofResult(
+        status=status,
+        statement=statement,
+        proof=scheduled.proof if proved else (),
+        verdict=shown.name if shown is not None else None,
+        stop_reason="proved" if proved else (base.stop_reason if base is not None else status.value),
+        error="; ".join(errors),
+        stats=stats,
+        steps=base.steps if via_tactic and base is not None else (),
+        failed_steps=base.failed_steps if base is not None else (),
+        versions=versions,
+        route=scheduled.kind if proved else "",
+        policies=policies,
+        samples=tuple(whole_samples(scheduled)),
     )
 
 

@@ -67,6 +67,7 @@ class BenchSettings:
             "workers": self.workers,
             "repl_command": self.agent.lean.repl_command,
             "config_hash": self.agent.config_hash(),
+            **({"proof_model": asdict(self.agent.proof)} if self.agent.proof.enabled else {}),
         }
 
 
@@ -83,7 +84,8 @@ def load_bench_problems(settings: BenchSettings) -> list[Problem]:
 async def prove_problem(agent: Agent, problem: Problem, budget_s: float | None = None) -> ProofResult:
     """Prove one benchmark problem: its own declaration text and header, and the axioms its header declares."""
     return await agent.prove(
-        problem.declaration, header=problem.header, budget_s=budget_s, allowed_axioms=problem.extra_axioms
+        problem.declaration, header=problem.header, budget_s=budget_s, allowed_axioms=problem.extra_axioms,
+        informal=problem.informal or "",
     )
 
 

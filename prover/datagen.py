@@ -9,7 +9,9 @@ Reads run directories (`benchmarks.records` layout: `samples_<task>_<time>.jsonl
 * `proofs.jsonl` — whole proofs, DeepSeek-Prover style: `header`, `formal_statement` (ending `:= by`), `proof`
   (the indented tactic block), `full_text` (what the verifier checked);
 * `annotated.jsonl` — the same proofs with each tactic followed by the goals after it as a comment;
-* `negatives.jsonl` — tactics Lean rejected (or gave up on), with Lean's message: `label` is `"negative"`.
+* `negatives.jsonl` — tactics Lean rejected (or gave up on), with Lean's message: `label` is `"negative"`;
+* `repairs.jsonl` — compiler-feedback repair triples from whole-proof samples (sweeps run with `--proof-model` and
+  `--log-samples`): `failed_proof`, `errors` (Lean's messages on it), `repaired_proof` (a repair Lean accepted).
 
 Every record carries `versions` (package, git hash, Lean, Mathlib, REPL, dataset and its commit, task version) and
 `run` (the run directory, its start time, the model), all strings, so `datasets.load_dataset("json",
@@ -33,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records import latest_per_id, read_jsonl, samples_files
+from benchmarks.records import latest_per_id, read_samples, samples_files
 from prover.errors import UsageError
 from prover.lean.statement import Statement
 
@@ -41,7 +43,7 @@ __all__ = ["DatagenSummary", "KINDS", "annotate", "export_training_data", "find_
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("state_tactic", "proofs", "annotated", "negatives")
+KINDS = ("state_tactic", "proofs", "annotated", "negatives", "repairs")
 _VERSION_KEYS = ("prover", "git_hash", "lean", "mathlib", "repl")
 _WS = re.compile(r"\s+")
 
@@ -67,8 +69,13 @@ def annotate(steps: Sequence[Mapping[str, Any]]) -> list[str]:
     for step in steps:
         lines.append(str(step["tactic"]))
         after = str(step.get("state_after") or "no goals")
-        lines.append("/- " + after.replace("-/", "- /") + " -/")
+        lines.append("/- " + defuse_comment(after) + " -/")
     return lines
+
+
+def defuse_comment(text: str) -> str:
+    """`text` made safe inside `/- … -/`: Lean's block comments nest, so `/-` would open one and `-/` close one."""
+    return text.replace("-/", "- /").replace("/-", "/ -")
 
 
 def _with_proof(statement: str, lines: Sequence[str]) -> str:
@@ -195,7 +202,7 @@ class _Writer:
 def _samples(run_dir: Path) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
     """(task, stamp, samples) for every samples file of the run directory (each stamp is one run)."""
     for task, stamp, path in samples_files(run_dir):
-        yield task, stamp, latest_per_id(read_jsonl(path))
+        yield task, stamp, latest_per_id(read_samples(path))
 
 
 def export_training_data(
@@ -285,6 +292,7 @@ def _export_sample(
             **meta,
         }
         writer.add("negatives", _key(before, tactic), record)
+    _export_repairs(writer, s, {**common, **meta})
     if not proved:
         return
     header, statement = str(s.get("header") or ""), str(s.get("statement") or "")
@@ -319,3 +327,26 @@ def _export_sample(
                 **meta,
             },
         )
+
+
+def _export_repairs(writer: _Writer, s: Mapping[str, Any], common: Mapping[str, Any]) -> None:
+    """(failed proof, Lean's errors, repaired proof) for every repair Lean accepted whose parent failed."""
+    records = [dict(x) for x in s.get("whole_samples") or []]
+    by_index = {r.get("index"): r for r in records}
+    header, statement = str(s.get("header") or ""), str(s.get("statement") or "")
+    for r in records:
+        parent = by_index.get(r.get("parent"))
+        if r.get("outcome") != "passed" or parent is None or parent.get("outcome") != "failed":
+            continue
+        failed, repaired = parent.get("body"), r.get("body")
+        if not failed or not repaired:  # sweeps without --log-samples keep outcomes only
+            continue
+        writer.add("repairs", (str(s.get("statement_sha256") or statement), failed, repaired), {
+            **common,
+            "header": header,
+            "formal_statement": statement,
+            "failed_proof": failed,
+            "errors": [str(e) for e in parent.get("errors") or []],
+            "repaired_proof": repaired,
+            "round": int(r.get("round") or 0),
+        })

@@ -6,6 +6,8 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from prover.config import TACTIC_MODE_HEARTBEATS
+
 
 class ProofStatus(str, enum.Enum):
     """Final status (DESIGN contract 5). `proved` only ever follows a verifier acceptance."""
@@ -70,6 +72,9 @@ class ProofResult:
     `stop_reason` says why the search stopped, apart from the status.
     `steps` is the proved path (state before, tactic, state after), `failed_steps` a bounded sample of tactics
     Lean rejected during the search (negatives for training data).
+    `limitations` says what the Lean REPL could not do for this statement (e.g. repl #66: tactic mode cannot see
+    the statement's own `….match_N` definitions), so that a failure caused by the environment is not read as a
+    failed search.
     """
 
     status: ProofStatus
@@ -83,7 +88,13 @@ class ProofResult:
     steps: tuple[ProofStep, ...] = ()
     failed_steps: tuple[ProofStep, ...] = ()
     versions: Versions = field(default_factory=Versions)
+    limitations: tuple[str, ...] = ()
     tree: dict[str, Any] | None = field(default=None, compare=False, repr=False)  # search-tree/1, when kept
+    # The hybrid routes (issue 11): how the proof was found (`tactic`, `whole`, `repaired`, `resumed`), each
+    # route's stats, and every whole-proof sample's record (outcome, reason, tokens, round, body).
+    route: str = ""
+    policies: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
+    samples: tuple[dict[str, Any], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def proved(self) -> bool:
@@ -91,7 +102,10 @@ class ProofResult:
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` object of contract 5 (plus a few extra keys)."""
-        return {
+        stats: dict[str, Any] = asdict(self.stats)
+        if self.policies:
+            stats["policies"] = self.policies
+        out = {
             "status": self.status.value,
             "proof": "\n".join(self.proof) if self.proof else None,
             "statement": self.statement,
@@ -99,6 +113,13 @@ class ProofResult:
             "stop_reason": self.stop_reason,
             "error": self.error or None,
             "cached": self.cached,
-            "stats": asdict(self.stats),
+            "stats": stats,
             "versions": self.versions.as_dict(),
+            "limitations": list(self.limitations),
+            # Every tactic in tactic mode gets this many heartbeats whatever the header sets (REPL v4.24.0,
+            # repl #69); the final check honours the header. prover.config.TACTIC_MODE_HEARTBEATS.
+            "tactic_heartbeats": TACTIC_MODE_HEARTBEATS,
         }
+        if self.route:
+            out["route"] = self.route
+        return out

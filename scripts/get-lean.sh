@@ -14,6 +14,7 @@ REPL_BIN=.lake/packages/REPL/.lake/build/bin/repl   # = prover.config.REPL_BINAR
 MATHLIB_BUILD=.lake/packages/mathlib/.lake/build
 ELAN_HOME=${ELAN_HOME:-$HOME/.elan}
 export ELAN_HOME
+CALLER_PATH=$PATH
 export PATH="$ELAN_HOME/bin:$PATH"
 
 say() { printf '\n==> %s\n' "$*"; }
@@ -64,6 +65,11 @@ lake build @REPL/repl || die "'lake build @REPL/repl' failed"
 [ -x "$REPL_BIN" ] || die "the REPL binary is not at $REPL_BIN after the build"
 
 say "Lean is ready: $ROOT/$REPL_BIN (run under 'lake env' from $ROOT)"
+if ! PATH=$CALLER_PATH command -v lake >/dev/null 2>&1; then
+    # The prover finds lake in $ELAN_HOME/bin by itself (prover.config.find_lean_program); this is for your shell.
+    echo "lake is not on your PATH; the prover uses $ELAN_HOME/bin/lake. For your shell, add to your profile:"
+    echo "    export PATH=\"$ELAN_HOME/bin:\$PATH\""
+fi
 if [ -x .venv/bin/prover ]; then
     echo "check it end to end: .venv/bin/prover doctor"
 else

@@ -12,6 +12,9 @@ How one search runs (everything happens on the caller's event loop; no threads):
   callback (`loop.call_soon`) that runs only once the current runner yields, so a zero-cost environment and policy
   are driven by one runner with no task switch at all, while a slow environment gets a runner per queued job.
 - Each result becomes an edge of the `SearchTree`, which keeps node status (OPEN/PROVED/FAILED) and propagates it.
+- Resumed prefixes (`grafts`, a `PrefixChannel` fed by the whole-proof route) are grafted into the tree while it
+  runs, as paths of real states from the root (`SearchTree.graft`); their new nodes join the heap with the priority
+  the channel gives, so the tactic side continues from the deepest Lean-accepted step of a failed whole proof.
 - The search stops on an accepted proof, a FAILED root, an empty heap with nothing in flight, a cap, the deadline,
   or an exception from the environment, policy or hook. The deadline is a timer on the loop, and is also checked
   after every run and proposal, since a search whose environment never suspends would not let the timer fire.
@@ -31,6 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from search.config import SearchConfig
 from search.errors import SearchError, UsageError
 from search.outcomes import ProofFinished, TacticResult, TacticState
+from search.proofs import PrefixChannel
 from search.protocols import Candidate, Env, Policy, PolicyRequest, request_seed
 from search.result import SearchProgress, SearchResult, SearchStats, StopReason, path_steps
 from search.tree import FAILED, PROVED, SECONDS, TACTIC, EdgeOutcome, SearchTree
@@ -57,6 +61,7 @@ async def search(
     accept: Accept | None = None,
     on_progress: ProgressCallback | None = None,
     attempt: int = 0,
+    grafts: PrefixChannel | None = None,
 ) -> SearchResult:
     """Search for a proof of `root` within `config`'s budget.
 
@@ -72,6 +77,7 @@ async def search(
             search goes on. None accepts every `ProofFinished`.
         on_progress: called with a `SearchProgress` at most every `config.progress_interval_s` and once at the end.
         attempt: the attempt index recorded in the result and progress.
+        grafts: a channel of resumed prefixes to graft into the tree while the search runs.
 
     Returns:
         A frozen `SearchResult`. Faults of the environment, policy or hook do not raise: they end the search with
@@ -93,7 +99,14 @@ async def search(
     """
     if not isinstance(root, TacticState):
         raise UsageError(f"the root must be a TacticState, got {type(root).__name__}")
-    return await _Search(env, policy, root, config, theorem_name, deadline, accept, on_progress, attempt).run()
+    run = _Search(env, policy, root, config, theorem_name, deadline, accept, on_progress, attempt)
+    if grafts is None:
+        return await run.run()
+    grafts.connect(run.graft)
+    try:
+        return await run.run()
+    finally:
+        grafts.disconnect()
 
 
 class _Search:
@@ -280,6 +293,26 @@ class _Search:
             self._finish(StopReason.TIMEOUT)
             return True
         return False
+
+    def graft(self, steps: Sequence[tuple[str, TacticState]], logprob: float) -> int:
+        """Graft a path of (tactic, state) steps from the root; queue its new nodes; return how many were new."""
+        if self.stopped:
+            return 0
+        tree = self.tree
+        max_depth = self.config.max_depth
+        node = added = 0
+        for tactic, state in steps:
+            node, created = tree.graft(node, tactic, logprob, state)
+            if node < 0:
+                break
+            if created:
+                added += 1
+                if max_depth is None or tree.depth[node] < max_depth:
+                    heapq.heappush(self.heap, (-tree.priority[node], node))
+        if added and hasattr(self, "loop"):
+            self._schedule()
+            self._wake_soon()
+        return added
 
     # ---- the model side -------------------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ Invariants (checked by `SearchTree.check_invariants`, kept by every mutation her
   give-up, a rejected proof, a cycle, or a `STATE` edge to a FAILED node) — a node expanded with no tactic at all
   is FAILED. Otherwise OPEN. PROVED and FAILED are final. Both propagate to parents as soon as they are known.
 - `live[n]` counts the out-edges of n that may still prove it (`STATE` edges to OPEN nodes).
+- Grafted edges (`graft`, ids in `grafted`) are `STATE` edges a route other than the policy found (the Lean-accepted
+  prefix of a whole proof, truncate-and-resume): they are not runs of an expansion, so they may leave a node that is
+  not yet expanded, and they never touch `pending`; otherwise they obey every rule above (dedup, DAG, status).
 
 Consequences the search relies on: the root is FAILED only when every node is FAILED; with a deterministic policy
 and no caps, the root ends FAILED exactly when no proof is reachable.
@@ -131,6 +134,7 @@ class SearchTree:
         self.duplicate_hits = 0
         self.max_depth = 0
         self.outcome_counts = [0] * len(OUTCOMES)
+        self.grafted: set[int] = set()
 
     # ---- mutation (the search loop) -------------------------------------------------------------------------
 
@@ -240,6 +244,57 @@ class SearchTree:
         if pending[node] == 0:
             self._complete(node)
         return created
+
+    def graft(self, node: int, tactic: str, logprob: float, state: TacticState) -> tuple[int, bool]:
+        """Add a `STATE` edge `node --tactic--> state` that no expansion planned (a resumed prefix step).
+
+        Returns (target node, created): the node the step leads to (an existing one when the state is known) and
+        whether it is new, or (-1, False) when nothing was added: `node` is no longer OPEN (its status is final),
+        or the state is `node` itself or one of its ancestors (a cycle, which cannot help). A step the tree
+        already has (same source, same target) is followed without a second edge.
+        """
+        if self.status[node] != OPEN or state.__class__ is not TacticState:
+            return -1, False
+        key = state_key(state)
+        dst = self.by_key.get(key, -1)
+        edge = len(self.edges)
+        if dst == -1:
+            dst = len(self.states)
+            depth = self.depth[node] + 1
+            while depth >= len(self._norm):
+                self._norm.append(len(self._norm) ** self.alpha)
+            cum = self.logprob[node] + logprob
+            self.states.append(state)
+            self.depth.append(depth)
+            self.logprob.append(cum)
+            self.priority.append(cum / self._norm[depth])
+            self.status.append(OPEN)
+            self.parent.append(edge)
+            self.pending.append(-1)
+            self.live.append(0)
+            self.by_key[key] = dst
+            self.max_depth = max(self.max_depth, depth)
+            self.next_in.append(-1)
+            created = True
+        else:
+            if self._reaches(dst, node):
+                return -1, False
+            if any(self.edges[e][SRC] == node for e in self.in_edges(dst)):
+                return dst, False
+            self.duplicate_hits += 1
+            head = self.parent[dst]
+            self.next_in.append(self.next_in[head])
+            self.next_in[head] = edge
+            created = False
+        self.edges.append((node, dst, tactic, logprob, E_STATE, 0.0, ""))
+        self.outcome_counts[E_STATE] += 1
+        self.grafted.add(edge)
+        status = self.status[dst]
+        if status == OPEN:
+            self.live[node] += 1
+        elif status == PROVED:
+            self._prove(node, edge)
+        return dst, created
 
     def in_edges(self, node: int) -> list[int]:
         """The `STATE` edges into `node`, the first (parent) edge first."""
@@ -460,7 +515,8 @@ class SearchTree:
                 if not math.isclose(self.logprob[node], self.logprob[up] + edges[first][LOGPROB], abs_tol=1e-9):
                     fail(f"node {node} logprob does not follow its parent edge")
             pending = self.pending[node]
-            if pending < -1 or (pending == -1 and (out_lists[node] or node in self.truncated)):
+            planned = [e for e in out_lists[node] if e not in self.grafted]
+            if pending < -1 or (pending == -1 and (planned or node in self.truncated)):
                 fail(f"node {node} pending={pending} disagrees with its edges")
             live = 0
             proving = False

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -26,11 +25,18 @@ def shared_benchmarks_dir() -> Path:
     return SHARED / "benchmarks"
 
 
-def _lean_missing() -> str | None:
-    from prover.config import REPL_BINARY, default_project_dir
+def shared_file(path: Path, what: str) -> Path:
+    """`path` under ../shared, or skip the test with the reason (a checkout without ../shared beside it)."""
+    if not path.exists():
+        pytest.skip(f"{what} not found at {path} (it lives in ../shared beside the checkout)")
+    return path
 
-    if shutil.which("lake") is None:
-        return "`lake` is not on PATH (install Lean with `make lean`)"
+
+def _lean_missing() -> str | None:
+    from prover.config import REPL_BINARY, default_project_dir, elan_bin_dir, find_lean_program
+
+    if find_lean_program("lake") is None:
+        return f"`lake` is neither on PATH nor in {elan_bin_dir()} (install Lean with `make lean`)"
     project = default_project_dir()
     if not (project / REPL_BINARY).exists():
         return f"no built REPL at {project / REPL_BINARY} (run `make lean`)"
@@ -68,9 +74,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                     item.add_marker(pytest.mark.skip(reason=f"{tier} tier: {reason}"))
 
 
-@pytest.fixture(scope="session")
-def transcripts() -> Path:
+@pytest.fixture
+def transcripts(request: pytest.FixtureRequest) -> Path:
+    """The transcripts folder. The default tier fails without it (its fake REPL replays them); the `lean` tier,
+    run by users with Lean and maybe no ../shared beside their checkout, skips with the reason."""
     path = transcripts_dir()
     if not path.is_dir():
-        pytest.fail(f"transcripts not found at {path} (set PROVER_TRANSCRIPTS)")
+        reason = f"REPL transcripts not found at {path} (they live in ../shared; or set PROVER_TRANSCRIPTS)"
+        if request.node.get_closest_marker("lean") is not None:
+            pytest.skip(reason)
+        pytest.fail(reason)
     return path

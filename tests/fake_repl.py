@@ -25,14 +25,35 @@ Modes:
        | {"error_with_state": "...", "goals": []}                an error message and a state (contract 3)
        | {"goals": [], "proof_status": "Incomplete: contains metavariable(s)"}
        | {"fault": KIND, ...}}},                                 a fault, then the rest of the entry
+     (any entry may also say "needs": ["double", "open Nat"]   names / `open`s the tactic uses (see below),
+                                "heartbeats": N                  what it costs (see below),
+                                "kernel_seconds": S              kernel time of the proof it closes (see below))
      "axioms": {"NAME": ["propext", "sorryAx"]},                 default [propext, Classical.choice, Quot.sound]
      "verify_fails": ["NAME"]}                                   command mode rejects NAME whatever the tactics
 
   Unknown tactics answer `Lean error:\n<input>:1:1: unknown tactic`; `sorry` is built in (it closes the first goal
-  and reports a sorry, as the real REPL does).
+  and reports a sorry, as the real REPL does). A statement may list "aux": ["t.match_1"], auxiliary definitions
+  its own elaboration creates.
+
+Rules copied from the real REPL v4.24.0 and Lean (notes/real-repl-behaviour.md F1, F2, F5):
+- F1, environments: every command's `def`/`abbrev`/`lemma`/`theorem` names, `open`s and `set_option maxHeartbeats`
+  go into the env it produces, and later commands on that env see them. The proof states of a command's sorries
+  get the env from BEFORE that command (REPL/Main.lean:312 `sorries trees initialCmdState.env`; REPL/Frontend.lean
+  :54-57 `initialCmdState = cmdStateBefore` for a command sent with `env`; REPL/Snapshots.lean:202 replaces the
+  whole Environment), and tactic states keep their parent's. A tactic whose "needs" are missing there fails:
+  an unknown name is `unknown identifier`, an auxiliary `….match_N` is `unknown constant` (repl #66), a missing
+  `open X` is a parse error (the scoped notation lives in the Environment). In command mode the needs are checked
+  against the env as the command builds it, so a preamble in the same command counts.
+- F2, heartbeats: in tactic mode every tactic gets Lean's default 200000 whatever the header sets (the proof
+  snapshot's Core.Context is built without the options: REPL/Snapshots.lean:205, repl #69); in command mode the
+  limit is the env's `set_option maxHeartbeats` (0: none). A tactic whose "heartbeats" exceed the limit fails with
+  Lean's `(deterministic) timeout` message.
+- F5, kernel time: a tactic step that leaves no goals runs `getProofStatus`, which type-checks the whole proof in
+  the kernel before answering (REPL/Main.lean:182-225, `addDecl`); a command-mode proof pays the same when its
+  declaration is added. "kernel_seconds" is that time, slept in both modes.
 
 Faults (`--fault-at N:KIND`, N counting every query read by this process, 1-based; or `{"fault": KIND}` in a
-scenario's tactic table): hang, exit137, exit139, exit1, garbage, stderr_flood, huge, slow:SECONDS.
+scenario's tactic table): hang, exit137, exit139, exit1, garbage, stderr_flood, huge, endless, slow:SECONDS.
 `--wrap` runs the fake as a child of itself and waits for it, the way `lake env repl` does.
 
 Standalone on purpose (standard library only): it starts fast and never imports the code it tests.
@@ -57,6 +78,7 @@ DEFAULT_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
 HUGE_BYTES = 10 * 1024 * 1024
 FLOOD_BYTES = 8 * 1024 * 1024
 _WS = " \t\r\n"  # Lean's Char.isWhitespace, what String.trim strips
+DEFAULT_MAX_HEARTBEATS = 200_000  # Lean's `maxHeartbeats` default (in thousands of heartbeats)
 
 
 class Fatal(Exception):
@@ -175,6 +197,11 @@ def run_fault(kind: str) -> str | None:
         return None
     if kind == "huge":
         return "huge"
+    if kind == "endless":  # output that never ends its answer (a runaway trace printer)
+        chunk = b"x" * 65536
+        while True:
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
     if kind.startswith("slow:"):
         time.sleep(float(kind[5:]))
         return None
@@ -236,6 +263,15 @@ def axioms_message(name: str, axioms: list[str]) -> str:
 
 
 _DECL = re.compile(r"(?:theorem|lemma)\s+([^\s:({\[⦃]+)")
+_DEF_LINE = re.compile(r"^(?:noncomputable\s+)?(?:def|abbrev|theorem|lemma|structure|inductive|axiom)\s+([^\s:({\[⦃]+)")
+_OPEN_LINE = re.compile(r"^open\s+([^(\n]+)$")
+_SET_HEARTBEATS = re.compile(r"^set_option\s+maxHeartbeats\s+(\d+)\s*$")
+
+
+def _starts_line(text: str, i: int) -> bool:
+    """Whether position `i` is at the start of a line, after optional modifiers (`@[simp] theorem`…)."""
+    head = text[text.rfind("\n", 0, i) + 1 : i]
+    return re.fullmatch(r"\s*(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*", head) is not None
 _PRINT_AXIOMS = re.compile(r"^\s*#print\s+axioms\s+(\S+)\s*$")
 
 
@@ -252,6 +288,56 @@ def _msg(severity: str, data: str, line: int = 1, column: int = 0, end: int | No
     }
 
 
+class FakeEnv:
+    """What an env id stands for: declared names (theorem names map to "used sorry"), `open`ed namespaces, and
+    the `maxHeartbeats` option in scope."""
+
+    def __init__(
+        self, decls: dict[str, bool] | None = None, opens: set[str] | None = None, heartbeats: int = DEFAULT_MAX_HEARTBEATS
+    ) -> None:
+        self.decls = dict(decls or {})
+        self.opens = set(opens or ())
+        self.heartbeats = heartbeats
+
+    def copy(self) -> FakeEnv:
+        return FakeEnv(self.decls, self.opens, self.heartbeats)
+
+    def missing(self, needs: list[str]) -> str | None:
+        """The error of the first need this env lacks (see the module docstring, F1), or None."""
+        for need in needs:
+            if need.startswith("open "):
+                if need[5:].strip() not in self.opens:
+                    return "<input>:1:2: unexpected token '!'; expected term"  # a scoped notation that is not active
+            elif need not in self.decls:
+                if re.search(r"\.match_\d+$", need):
+                    return f"unknown constant '{need}'"
+                return f"unknown identifier '{need}'"
+        return None
+
+    def absorb(self, text: str) -> None:
+        """Record what the top-level commands in `text` declare, open and set."""
+        for line in text.split("\n"):
+            if m := _SET_HEARTBEATS.match(line):
+                self.heartbeats = int(m.group(1))
+            elif m := _OPEN_LINE.match(line):
+                self.opens.update(m.group(1).split())
+            elif m := _DEF_LINE.match(line):
+                self.decls.setdefault(m.group(1), False)
+
+
+def heartbeat_error(limit: int) -> str:
+    """Lean's message when a tactic runs out of heartbeats (repl #69 quotes it from tactic mode)."""
+    return (
+        f"(deterministic) timeout at `whnf`, maximum number of heartbeats ({limit}) has been reached\n"
+        "Use `set_option maxHeartbeats <num>` to set the limit.\n"
+        "Additional diagnostic information may be available using the `set_option diagnostics true` command."
+    )
+
+
+def over_budget(entry: dict[str, Any], limit: int) -> bool:
+    return limit != 0 and int(entry.get("heartbeats", 0)) > limit
+
+
 class ScenarioRepl:
     """A tiny simulated Lean driven by a JSON table (see the module docstring)."""
 
@@ -264,15 +350,16 @@ class ScenarioRepl:
         self.verify_fails = set(spec.get("verify_fails", []))
         self.header_delay = header_delay
         # REPL/Main.lean State: env ids and proof-state ids index two ever-growing arrays.
-        self.envs: list[dict[str, bool]] = []  # env id -> declared theorem names -> used sorry
-        self.states: list[dict[str, Any]] = []  # proof-state id -> {"goals", "sorry", "sub"}
+        self.envs: list[FakeEnv] = []
+        self.sorried: list[str] = []  # goals closed by `sorry` in the command being elaborated
+        self.states: list[dict[str, Any]] = []  # proof-state id -> {"goals", "sorry", "sub", "env"}
 
-    def new_state(self, goals: list[str], *, sorry: bool = False, sub: bool = False) -> int:
-        self.states.append({"goals": list(goals), "sorry": sorry, "sub": sub})
+    def new_state(self, goals: list[str], env: FakeEnv, *, sorry: bool = False, sub: bool = False) -> int:
+        self.states.append({"goals": list(goals), "sorry": sorry, "sub": sub, "env": env})
         return len(self.states) - 1
 
-    def new_env(self, decls: dict[str, bool]) -> int:
-        self.envs.append(decls)
+    def new_env(self, env: FakeEnv) -> int:
+        self.envs.append(env)
         return len(self.envs) - 1
 
     def lookup(self, goals: list[str], tactic: str) -> dict[str, Any] | None:
@@ -309,12 +396,19 @@ class ScenarioRepl:
         messages: list[dict[str, Any]] = []
         status: str | None = None
         used_sorry = state["sorry"]
+        env: FakeEnv = state["env"]
+        if entry is not None:
+            missing = env.missing(list(entry.get("needs", [])))
+            if missing is not None:  # F1: the state's env is the one from before the statement's command
+                return {"message": "Lean error:\n" + missing}
+            if over_budget(entry, DEFAULT_MAX_HEARTBEATS):  # F2: tactic mode ignores the header's option
+                return {"message": "Lean error:\n" + heartbeat_error(DEFAULT_MAX_HEARTBEATS)}
         if entry is None:
             if tactic.strip() != "sorry" or not goals:
                 return {"message": UNKNOWN_TACTIC}
             # test/tactic_mode_sorry.expected.out: the sorry's goal gets its own state (no position), recorded
             # before the step's state (createProofStepReponse records sorries first).
-            sorries.append({"proofState": self.new_state(goals[:1], sorry=True, sub=True), "goal": goals[0]})
+            sorries.append({"proofState": self.new_state(goals[:1], env, sorry=True, sub=True), "goal": goals[0]})
             new_goals, used_sorry = goals[1:], True
         elif "error" in entry:
             return {"message": "Lean error:\n" + entry["error"]}
@@ -334,7 +428,9 @@ class ScenarioRepl:
                 status = "Incomplete: contains metavariable(s)"  # test/name_generator: root proof unassigned
             else:
                 status = "Completed"
-        ps = self.new_state(new_goals, sorry=used_sorry, sub=state["sub"])
+        if not new_goals and entry is not None and entry.get("kernel_seconds"):
+            time.sleep(float(entry["kernel_seconds"]))  # F5: getProofStatus's kernel check of the whole proof
+        ps = self.new_state(new_goals, env, sorry=used_sorry, sub=state["sub"])
         response: dict[str, Any] = {"proofStatus": status, "proofState": ps, "goals": new_goals}
         if messages:
             response["messages"] = messages
@@ -347,17 +443,21 @@ class ScenarioRepl:
             # The header (an env-less command builds a fresh environment; `import Mathlib` is slow).
             if self.header_delay:
                 time.sleep(self.header_delay)
-            return {"env": self.new_env({})}
+            fresh = FakeEnv()
+            fresh.absorb(cmd)
+            return {"env": self.new_env(fresh)}
         if env >= len(self.envs):
             return {"message": "Unknown environment."}  # REPL/Main.lean runCommand
-        decls = dict(self.envs[env])
+        before = self.envs[env]
+        building = before.copy()
         messages: list[dict[str, Any]] = []
         sorries: list[dict[str, Any]] = []
         lines = cmd.split("\n")
         prints = [(i, m.group(1)) for i, line in enumerate(lines) if (m := _PRINT_AXIOMS.match(line))]
         body = "\n".join(line for line in lines if not _PRINT_AXIOMS.match(line)).strip()
         if body:
-            self.declaration(body, decls, messages, sorries)
+            self.declaration(body, before, building, messages, sorries)
+        decls = building.decls
         for i, name in prints:
             if name in decls:
                 axioms = list(self.axioms.get(name, DEFAULT_AXIOMS))
@@ -366,7 +466,7 @@ class ScenarioRepl:
                 messages.append(_msg("info", axioms_message(name, axioms), line=i + 1, end=len("#print")))
             else:
                 messages.append(_msg("error", f"unknown constant '{name}'", line=i + 1, column=15, end=15 + len(name)))
-        response: dict[str, Any] = {"env": self.new_env(decls)}
+        response: dict[str, Any] = {"env": self.new_env(building)}
         if messages:
             response["messages"] = messages
         if sorries:
@@ -374,13 +474,25 @@ class ScenarioRepl:
         return response
 
     def declaration(
-        self, body: str, decls: dict[str, bool], messages: list[dict[str, Any]], sorries: list[dict[str, Any]]
+        self,
+        body: str,
+        before: FakeEnv,
+        building: FakeEnv,
+        messages: list[dict[str, Any]],
+        sorries: list[dict[str, Any]],
     ) -> None:
-        match = _DECL.search(body)
-        if match is None:
-            return  # `open …`, `set_option …`, a `def`: accepted silently
+        """Elaborate a command's text: `before` is the env it was sent on, `building` the env it produces."""
+        matches = [m for m in _DECL.finditer(body) if _starts_line(body, m.start())]
+        if not matches:
+            building.absorb(body)  # `open …`, `set_option …`, a `def`: accepted silently
+            return
+        match = matches[-1]  # the statement; what comes before it (a preamble, helper lemmas) is declared first
+        building.absorb(body[: match.start()])
+        decls = building.decls
         name = match.group(1)
-        name_pos = (1, match.start(1), match.end(1))
+        lead = body[: match.start()].count("\n")  # lines of preamble before the statement in this command
+        column = match.start(1) - (body.rfind("\n", 0, match.start()) + 1)
+        name_pos = (1 + lead, column, column + len(name))
         spec = self.statements.get(name)
         if spec is None:
             messages.append(_msg("error", f"fake REPL: no statement {name!r} in the scenario", *name_pos))
@@ -389,12 +501,15 @@ class ScenarioRepl:
             messages.append(_msg("error", spec["error"], *name_pos))
             return
         goals = list(spec.get("goals", []))
+        for aux in spec.get("aux", []):  # made while elaborating the statement, so in `building` only
+            decls.setdefault(aux, False)
+        body = body[match.start() :]
         start = body.find(":=")
         proof = body[start + 2 :].strip() if start >= 0 else ""
-        line_of_proof = body[: max(start, 0)].count("\n") + 1
+        line_of_proof = lead + body[: max(start, 0)].count("\n") + 1
         if proof in ("by sorry", "sorry"):
             for _ in range(int(spec.get("sorries", 1))):
-                ps = self.new_state(goals)
+                ps = self.new_state(goals, before)  # F1: the env from before this command
                 sorries.append(
                     {
                         "proofState": ps,
@@ -408,43 +523,85 @@ class ScenarioRepl:
             decls[name] = True
             return
         tactics = split_tactics(proof[2:] if proof.startswith("by") else "")
-        error, used_sorry = self.check_proof(goals, tactics)
+        self.sorried = []
+        error, used_sorry = self.check_proof(goals, tactics, building)
         if error is None and name in self.verify_fails:
             error = f"(kernel) declaration type mismatch, '{name}' does not check (fake REPL verify_fails)"
+            self.failed_tactic = -1
         if error is not None:
-            messages.append(_msg("error", error, line_of_proof, 0))
+            messages.append(_msg("error", error, *_error_position(body, start, tactics, error, line_of_proof, self.failed_tactic)))
             return  # the failed declaration is not added
+        for goal in self.sorried:  # REPL/Main.lean:312: every sorry of the command gets a proof state
+            ps = self.new_state([goal], before)
+            sorries.append({"proofState": ps, "pos": _pos(line_of_proof, 0), "goal": goal, "endPos": _pos(line_of_proof, 5)})
         if used_sorry:
             messages.append(_msg("warning", SORRY_WARNING, *name_pos))
         decls[name] = used_sorry
 
-    def check_proof(self, goals: list[str], tactics: list[str]) -> tuple[str | None, bool]:
+    def check_proof(self, goals: list[str], tactics: list[str], env: FakeEnv) -> tuple[str | None, bool]:
         """Run a command-mode tactic proof through the table: (first error or None, used sorry)."""
+        self.failed_tactic = -1
         if not tactics:
             return "unsolved goals\n" + "\n\n".join(goals) if goals else "expected a proof", False
         used_sorry = False
-        for tactic in tactics:
+        kernel = 0.0
+        for index, tactic in enumerate(tactics):
             entry = self.lookup(goals, tactic)
             if entry is not None and "fault" in entry:
                 if run_fault(entry["fault"]) == "answered":
                     return "garbage was answered", False
                 entry = {k: v for k, v in entry.items() if k != "fault"} or None
+            self.failed_tactic = index
             if entry is None:
                 if tactic.strip() == "sorry" and goals:
+                    self.sorried.append(goals[0])
                     goals, used_sorry = goals[1:], True
                     continue
+                if tactic.strip() == "all_goals sorry":  # a no-op without goals
+                    self.sorried.extend(goals)
+                    goals, used_sorry = [], used_sorry or bool(goals)
+                    continue
                 return f"unknown tactic {tactic.strip()!r}", used_sorry
+            missing = env.missing(list(entry.get("needs", [])))
+            if missing is not None:
+                return missing, used_sorry
+            if over_budget(entry, env.heartbeats):  # command mode honours the option in scope
+                return heartbeat_error(env.heartbeats), used_sorry
             if "error" in entry:
                 return entry["error"], used_sorry
             if "error_with_state" in entry:
                 return entry["error_with_state"], used_sorry
+            kernel += float(entry.get("kernel_seconds", 0))
             goals = entry.get("goals", [])
             status = entry.get("proof_status")
             if not goals and status and "metavariable" in status:
                 return "don't know how to synthesize placeholder", used_sorry
         if goals:
             return "unsolved goals\n" + "\n\n".join(goals), used_sorry
+        if kernel:
+            time.sleep(kernel)  # F5: the declaration's kernel check
         return None, used_sorry
+
+
+def _error_position(
+    body: str, start: int, tactics: list[str], error: str, line_of_proof: int, index: int
+) -> tuple[int, int, int]:
+    """(line, column, end column) of a command-mode proof error. Lean reports a failing tactic's error at that
+    tactic's syntax, and `unsolved goals` at the `by` block (Lean/Elab/Tactic/BuiltinTactic.lean `evalTacticSeq`,
+    Lean/Elab/Term.lean `reportUnsolvedGoals`); the REPL passes Lean's positions through (REPL/JSON.lean
+    `Message.of`: `pos`, `endPos`, lines 1-based, columns 0-based, counted in the command text)."""
+    if error.startswith("unsolved goals") or index < 0 or start < 0:
+        return line_of_proof, 0, 0
+    offset = start
+    for i, tactic in enumerate(tactics[: index + 1]):  # each tactic's first line, in order, after the previous one
+        first = tactic.split("\n", 1)[0]
+        found = body.find(first, offset)
+        if found < 0:
+            return line_of_proof, 0, 0
+        offset = found if i == index else found + len(first)
+    line = body[:offset].count("\n") + 1
+    column = offset - (body.rfind("\n", 0, offset) + 1)
+    return line, column, column + len(tactics[index].split(" ", 1)[0].split("\n", 1)[0])
 
 
 def split_tactics(block: str) -> list[str]:
@@ -516,6 +673,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--fault-at", action="append", default=[], metavar="N:KIND", help="inject a fault at request N")
     parser.add_argument("--header-delay", type=float, default=0.0, help="seconds an env-less command takes")
     parser.add_argument("--log", type=Path, help="append every query read (JSON lines, with this pid)")
+    parser.add_argument("--stdout-noise", help="print this (and a blank line) on stdout first, as a `lake env` could")
     parser.add_argument("--wrap", action="store_true", help="run as a child of this process, like `lake env repl`")
     args = parser.parse_args(argv)
     if args.wrap:
@@ -533,6 +691,9 @@ def main(argv: list[str]) -> int:
         spec = json.loads(args.scenario.read_text(encoding="utf-8")) if args.scenario else {}
         repl = ScenarioRepl(spec, args.header_delay)
     log = args.log.open("a", encoding="utf-8") if args.log else None
+    if args.stdout_noise:
+        sys.stdout.buffer.write(args.stdout_noise.encode("utf-8") + b"\n\n")
+        sys.stdout.buffer.flush()
     stdin = sys.stdin.buffer
     count = 0
     while True:

@@ -183,7 +183,8 @@ def test_report_on_a_corrupt_results_file_is_bad_input(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("--total-budget", "nan"), ("--total-budget", "inf"), ("--total-budget", "-1h"), ("--limit", "nan"),
+    [("--total-budget", "nan"), ("--total-budget", "inf"), ("--total-budget", "-1h"), ("--total-budget", ""),
+     ("--limit", "nan"),
      ("--limit", "1.5"), ("--limit", "0")],
 )
 def test_bad_budget_or_limit_is_refused_before_a_run_is_created(option: str, value: str, tmp_path: Path) -> None:

@@ -180,15 +180,15 @@ def test_two_runs_of_the_same_problems_are_deduplicated(tmp_path: Path) -> None:
     make_run(tmp_path / "runs", "m2")
     summary = export_training_data([tmp_path / "runs"], tmp_path / "data", include_known_wrong=True)
     assert len(summary.runs) == 2
-    assert summary.counts == {"state_tactic": 2, "proofs": 2, "annotated": 2, "negatives": 3}
-    assert summary.duplicates == {"state_tactic": 6, "proofs": 2, "annotated": 2, "negatives": 7}
+    assert summary.counts == {"state_tactic": 2, "proofs": 2, "annotated": 2, "negatives": 3, "repairs": 0}
+    assert summary.duplicates == {"state_tactic": 6, "proofs": 2, "annotated": 2, "negatives": 7, "repairs": 0}
 
 
 def test_output_loads_with_datasets(tmp_path: Path) -> None:
     datasets = pytest.importorskip("datasets")
     make_run(tmp_path / "runs", "org/m", TREE)
     summary = export_training_data([tmp_path / "runs"], tmp_path / "data")
-    for kind in KINDS:
+    for kind in (k for k in KINDS if summary.counts[k]):
         ds = datasets.load_dataset(
             "json", data_files=str(summary.files[kind]), split="train", cache_dir=str(tmp_path / "hf")
         )

@@ -56,7 +56,7 @@ def test_missing_lake_is_reported_with_the_fix(no_lean: Path) -> None:
 def test_with_repl_cmd_the_fake_repl_is_all_of_lean(no_lean: Path) -> None:
     report = doctor(LeanConfig(project_dir=ROOT, repl_command=fake_cmd("--scenario", SCENARIO)))
     assert report.ok, report.render()
-    assert [c.name for c in report.checks] == ["REPL command", "REPL answers", "header import"]
+    assert [c.name for c in report.checks] == ["REPL command", "REPL answers", "header import", "tactic heartbeats"]
     assert "import Mathlib" in by_name(report)["header import"].detail
     text = report.render()
     assert "FAIL" not in text and "Everything Lean needs is here." in text
@@ -188,3 +188,44 @@ def test_render_lists_every_check_once() -> None:
     assert lines[-1].startswith("1 problem:")
     assert not report.ok and report.problems == (report.checks[1],)
     assert os.sep in lines[0]
+
+
+def _stand_in(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n" + body + "\n", encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def test_lake_in_elans_folder_but_not_on_path_is_used_by_doctor_and_the_default_command(no_lean: Path) -> None:
+    """Right after `make lean` on a machine that had no elan: lake is in $ELAN_HOME/bin, PATH does not have it
+    (notes F3). Doctor must not send the user back to `make lean`, and the default REPL command must work."""
+    elan_bin = no_lean / "elan" / "bin"
+    # A stand-in `lake`: `lake env PROGRAM` runs the fake REPL (PROGRAM is the project's REPL binary path);
+    # it also checks that elan's folder was put on PATH for it, as elan's own proxies expect.
+    fake = shlex.join([sys.executable, str(FAKE), "--scenario", str(SCENARIO)])
+    _stand_in(elan_bin / "lake", f'case ":$PATH:" in *":{elan_bin}:"*) ;; *) echo "elan bin not on PATH" >&2; exit 9;; esac\nexec {fake}')
+    _stand_in(elan_bin / "lean", "echo 'Lean (version 4.24.0)'")
+    project = no_lean / "project"
+    project.mkdir()
+    (project / "lean-toolchain").write_text(PINNED_TOOLCHAIN + "\n", encoding="utf-8")
+    _stand_in(project / REPL_BINARY, "exit 1")
+    elan_toolchain_dir(PINNED_TOOLCHAIN, no_lean / "elan").mkdir(parents=True)
+    olean = project / ".lake/packages/mathlib/.lake/build/lib/lean/Mathlib.olean"
+    olean.parent.mkdir(parents=True)
+    olean.write_bytes(b"")
+    config = LeanConfig(project_dir=project)
+    assert config.repl_argv() == [str(elan_bin / "lake"), "env", str(REPL_BINARY)]
+    report = doctor(config)
+    checks = by_name(report)
+    assert checks["lake on PATH"].ok and "export PATH=" in checks["lake on PATH"].detail
+    assert checks["lean on PATH"].ok
+    assert checks["REPL answers"].ok, report.render()
+    assert checks["header import"].ok, report.render()
+    assert report.ok and "make lean" not in report.render(), report.render()
+
+
+def test_doctor_states_the_tactic_mode_heartbeat_limit(no_lean: Path) -> None:
+    report = doctor(LeanConfig(project_dir=ROOT, repl_command=fake_cmd("--scenario", SCENARIO)))
+    detail = by_name(report)["tactic heartbeats"].detail
+    assert "200000 per tactic" in detail and "header's (none)" in detail  # DEFAULT_HEADER: maxHeartbeats 0

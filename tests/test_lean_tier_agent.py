@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import shared_file
 from tests.test_cli import ROOT, run_cli
 
 pytestmark = pytest.mark.lean
@@ -19,7 +20,7 @@ MINIF2F_TEST = ROOT.parent / "shared" / "benchmarks" / "minif2f-lean4-yangky11" 
 
 
 def test_prove_closes_a_minif2f_problem_with_the_portfolio(tmp_path: Path) -> None:
-    source = MINIF2F_TEST / "mathd_numbertheory_229.lean"  # (5^30) % 7 = 1: norm_num closes it
+    source = shared_file(MINIF2F_TEST / "mathd_numbertheory_229.lean", "MiniF2F")  # (5^30) % 7 = 1: norm_num closes it
     proc = run_cli(
         "prove", "--file", str(source), "--theorem", "mathd_numbertheory_229", "--json", "--budget", "300",
         "--cache", str(tmp_path / "proofs.sqlite"), timeout=900,
@@ -31,6 +32,7 @@ def test_prove_closes_a_minif2f_problem_with_the_portfolio(tmp_path: Path) -> No
 
 
 def test_a_three_problem_minif2f_sweep_records_every_problem(tmp_path: Path) -> None:
+    shared_file(MINIF2F_TEST, "MiniF2F")
     proc = run_cli(
         "bench", "run", "--tasks", "minif2f-test", "--limit", "3", "--output-path", str(tmp_path),
         "--budget", "120", "--workers", "1", "--no-cache", "--log-samples", timeout=1800,

@@ -216,3 +216,25 @@ def test_close_kills_every_process_even_busy_ones() -> None:
             await pool.get()
 
     run(go())
+
+
+def test_a_worker_whose_request_was_cancelled_is_replaced_not_handed_on() -> None:
+    """Problem A's tactic is cut off by its deadline while Lean still runs it (5 s); problem B, provable at once,
+    must not wait behind it (issue 10, item 4)."""
+
+    async def go() -> float:
+        async with ReplPool(config("--fault-at", "3:slow:5", workers=1), HEADER) as pool:
+            async with pool.acquire() as worker:
+                resp = await worker.process.command("theorem t1 (x : ℕ) : x + 0 = x := by sorry", env=worker.header_env)
+                assert isinstance(resp, CommandResponse)
+                ps = resp.sorries[0].proof_state
+                assert ps is not None
+                with pytest.raises(asyncio.TimeoutError):
+                    await asyncio.wait_for(worker.process.tactic("rw [Nat.add_comm]", ps), 0.3)
+            started = time.monotonic()
+            async with pool.acquire() as worker:
+                resp = await worker.process.command("theorem t1 (x : ℕ) : x + 0 = x := by sorry", env=worker.header_env)
+                assert isinstance(resp, CommandResponse) and resp.sorries
+            return time.monotonic() - started
+
+    assert run(go()) < 3.0

@@ -382,3 +382,67 @@ def test_no_orphan_survives_a_killed_parent() -> None:
         assert_gone(pid)
     finally:
         parent.kill()
+
+
+# ------------------------------------------------------------------ runaway output, cancellation, the spawn
+
+
+def test_an_answer_that_never_ends_is_cut_off_as_too_large() -> None:
+    async def go() -> None:
+        async with fake("--scenario", "provable", "--fault-at", "3:endless", max_response_bytes=1 << 20) as repl:
+            root = await warm(repl)
+            with pytest.raises(ReplCrashError, match="response too large"):
+                await repl.tactic("rw [Nat.add_comm]", root, timeout=30)
+            assert not repl.alive
+        assert_gone(repl.pid)
+
+    run(go())
+
+
+def test_a_request_cancelled_in_flight_marks_the_process_for_recycling() -> None:
+    async def go() -> None:
+        async with fake("--scenario", "provable", "--fault-at", "3:slow:5") as repl:
+            root = await warm(repl)
+            assert not repl.needs_recycle
+            task = asyncio.ensure_future(repl.tactic("rw [Nat.add_comm]", root))
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert repl.needs_recycle
+
+    run(go())
+
+
+def test_the_child_is_spawned_without_preexec_fn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python between fork and exec can hang a process with threads (notes F9): the limits come from the wrapper."""
+    seen: list[dict[str, Any]] = []
+    original = asyncio.base_events.BaseEventLoop.subprocess_exec
+
+    async def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "subprocess_exec", spy)
+
+    async def go() -> None:
+        async with fake("--scenario", "provable", memory_limit_mb=8192) as repl:
+            await warm(repl)
+            assert repl.pid is not None
+            assert psutil.Process(repl.pid).rlimit(resource.RLIMIT_AS) == (8192 * 1024 * 1024,) * 2
+
+    run(go())
+    assert seen and all(kw.get("preexec_fn") is None for kw in seen)
+    assert all(kw.get("start_new_session") for kw in seen)
+
+
+def test_lines_before_the_first_answer_are_dropped() -> None:
+    """`lake env` shares the REPL's stdout: a Lake message before the REPL starts must not break the first frame."""
+
+    async def go() -> None:
+        noise = "info: REPL: cloning https://github.com/leanprover-community/repl\nwarning: manifest out of date"
+        async with fake("--scenario", "provable", "--stdout-noise", noise) as repl:
+            assert await warm(repl) == 0
+            assert isinstance(await repl.tactic("rw [Nat.add_comm]", 0), ProofStepResponse)
+
+    run(go())

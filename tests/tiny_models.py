@@ -156,6 +156,33 @@ def tiny_byt5_dir() -> Path:
     return out
 
 
+# A DeepSeek-style template (`<s>` + `User:`/`Assistant:` turns; the system text goes first), written in Jinja the
+# way real tokenizer configs ship it, so that `apply_chat_template` renders the conversation, not our code.
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'user' %}User: {{ m['content'] }}\n\n{% else %}Assistant: {{ m['content'] }}{{ eos_token }}"
+    "{% endif %}{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
+)
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_chat_dir() -> Path:
+    """The tiny Llama with a chat template in its tokenizer config (a whole-proof model's shape)."""
+    from transformers import AutoTokenizer
+
+    out = _scratch("tiny-chat-")
+    shutil.copytree(tiny_causal_dir(), out, dirs_exist_ok=True)
+    tok = AutoTokenizer.from_pretrained(out)
+    tok.chat_template = CHAT_TEMPLATE
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def chat_dir() -> Path:
+    return tiny_chat_dir()
+
+
 @pytest.fixture(scope="module")
 def causal_dir() -> Path:
     return tiny_causal_dir()

@@ -7,6 +7,7 @@ The `prover.cli` package is the only place that configures logging and draws pro
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -50,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     except ProverError as exc:
         print(f"prover: error: {_one_line(str(exc))}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        if exc.filename is None:  # not about a path: a bug
+            return _internal(exc)
+        # A path that cannot be read or written: bad input; a full or failing disk: the environment.
+        print(f"prover: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO) else EXIT_USAGE
     except KeyboardInterrupt:
         print("prover: interrupted", file=sys.stderr)
         return 130
@@ -63,11 +70,15 @@ def main(argv: list[str] | None = None) -> int:
             if hasattr(exc, "format_message"):
                 print(f"prover: error: {_one_line(exc.format_message())}", file=sys.stderr)
             return code
-        # A bug: one line by default, the traceback with PROVER_DEBUG=1.
-        if os.environ.get("PROVER_DEBUG"):
-            raise
-        print(f"prover: internal error: {type(exc).__name__}: {_one_line(str(exc))} (rerun with PROVER_DEBUG=1 for the traceback)", file=sys.stderr)
-        return 1
+        return _internal(exc)
+
+
+def _internal(exc: BaseException) -> int:
+    """A bug: one line by default, the traceback with PROVER_DEBUG=1."""
+    if os.environ.get("PROVER_DEBUG"):
+        raise exc
+    print(f"prover: internal error: {type(exc).__name__}: {_one_line(str(exc))} (rerun with PROVER_DEBUG=1 for the traceback)", file=sys.stderr)
+    return 1
 
 
 def _is_click_exception(exc: BaseException) -> bool:

@@ -13,6 +13,7 @@ import typer
 
 from prover.cli.app import bench_app
 from prover.cli.options import (
+    CommandTimeoutOpt,
     GeneratorOpt,
     LeanProject,
     ModelArgsOpt,
@@ -28,9 +29,20 @@ from prover.cli.options import (
     TemperatureOpt,
     TopPOpt,
     WidthOpt,
+    ProofGeneratorOpt,
+    ProofMaxTokensOpt,
+    ProofModelArgsOpt,
+    ProofModelOpt,
+    ProofPromptFormatOpt,
+    ProofSamplesOpt,
+    RepairRoundsOpt,
+    WholeOnlyOpt,
+    VerifyTimeoutOpt,
     agent_config,
+    proof_config,
     lean_config,
     search_and_model,
+    output_dir,
     setup_logging,
 )
 from prover.errors import UsageError
@@ -53,6 +65,14 @@ def bench_run(
     generator: GeneratorOpt = None,
     prompt_format: PromptFormatOpt = None,
     model_args: ModelArgsOpt = None,
+    proof_model: ProofModelOpt = None,
+    proof_generator: ProofGeneratorOpt = "hf",
+    proof_model_args: ProofModelArgsOpt = None,
+    proof_prompt_format: ProofPromptFormatOpt = None,
+    proof_samples: ProofSamplesOpt = 8,
+    repair_rounds: RepairRoundsOpt = None,
+    proof_max_tokens: ProofMaxTokensOpt = None,
+    whole_only: WholeOnlyOpt = False,
     limit: Annotated[str | None, typer.Option("--limit", help="Problems per task: a count, or a fraction (for testing only).")] = None,
     output_path: Annotated[Path, typer.Option("--output-path", "-o", help="Runs go to OUTPUT_PATH/<model>/.")] = Path("runs"),
     log_samples: Annotated[bool, typer.Option("--log-samples", help="Keep proof steps and rejected tactics in the samples (for datagen).")] = False,
@@ -73,6 +93,8 @@ def bench_run(
     data: Annotated[Path | None, typer.Option("--data", help="Folder with the statement data (default: $PROVER_DATA, ../shared/benchmarks, or a pinned clone).")] = None,
     no_download: Annotated[bool, typer.Option("--no-download", help="Never clone statement data.")] = False,
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Run problems as Ray tasks: a cluster address (host:port, `auto`), or `local` for a new local cluster.")] = None,
+    command_timeout: CommandTimeoutOpt = 300.0,
+    verify_timeout: VerifyTimeoutOpt = 300.0,
     repl_cmd: ReplCmd = None,
     lean_project: LeanProject = None,
     no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
@@ -89,7 +111,8 @@ def bench_run(
     if ray_address is None and workers > cpus:
         # Each worker runs its own Lean process (several GB with Mathlib): more than one per CPU only thrashes.
         print(f"prover: warning: --workers {workers} is more than this machine's {cpus} CPUs", file=sys.stderr)
-    lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout)
+    lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout,
+        command_timeout=command_timeout, verify_timeout=verify_timeout)
     search, model, prompt_format = search_and_model(
         preset, model, prompt_format, budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, tactic_timeout=tactic_timeout,
@@ -99,6 +122,10 @@ def bench_run(
         agent=agent_config(
             lean, search, generator, model, prompt_format, model_args, allow_download,
             no_cache=no_cache, cache=cache, preset=preset,
+            proof=proof_config(
+                proof_model, proof_generator, proof_model_args, proof_prompt_format, proof_samples, repair_rounds,
+                proof_max_tokens, whole_only, allow_download,
+            ),
         ),
         output_path=output_path,
         workers=workers,
@@ -107,10 +134,11 @@ def bench_run(
         resume=resume,
         retry_errors=retry_errors,
         log_samples=log_samples,
-        total_budget_s=parse_duration(total_budget) if total_budget else None,
+        total_budget_s=parse_duration(total_budget) if total_budget is not None else None,
         ray_address=ray_address,
         download=not no_download,
     )
+    output_dir(output_path, "--output-path")
     bar = _SweepBar()
     try:
         records, summary = asyncio.run(
@@ -122,6 +150,7 @@ def bench_run(
     from benchmarks.report import markdown_table
 
     results, samples = load_run(records.run_dir, records.stamp)
+    samples = {task: records.samples(task) for task in samples}  # the lines of the problems run now, as they are now
     for line in summary_lines(summary):
         print(line, file=sys.stderr)
     print(markdown_table(results, samples))

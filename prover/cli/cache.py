@@ -38,8 +38,14 @@ def cache_stats(cache: CacheOpt = None) -> None:
 @cache_app.command("export")
 def cache_export(path: Annotated[Path, typer.Argument(help="JSONL file to write.")], cache: CacheOpt = None) -> None:
     """Write every cached proof as JSONL."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory; give the JSONL file to write")
     with _open_cache(cache) as db:
-        print(f"exported {db.export_jsonl(path)} proofs to {path}", file=sys.stderr)
+        try:
+            count = db.export_jsonl(path)
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+        print(f"exported {count} proofs to {path}", file=sys.stderr)
 
 
 async def _verify_entries(entries: list[Any], lean: LeanConfig) -> list[tuple[Any, Any]]:
@@ -69,7 +75,12 @@ def cache_import(
     from prover.lean.project import read_versions
 
     lean = lean_config(repl_cmd, lean_project)
-    entries = list(ProofCache.read_jsonl(path))
+    try:
+        entries = list(ProofCache.read_jsonl(path))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
     checked = asyncio.run(_verify_entries(entries, lean))
     versions = read_versions(lean.project_dir)
     with _open_cache(cache, must_exist=False) as db:

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from prover.cli.app import app
+from prover.cli.options import output_dir
 
 
 @app.command()
@@ -20,5 +21,6 @@ def datagen(
     """Write training data from runs: state-tactic pairs, whole proofs, annotated proofs, negatives."""
     from prover.datagen import export_training_data
 
+    output_dir(output, "--output")
     summary = export_training_data(runs, output, include_known_wrong=include_known_wrong)
     print(json.dumps({k: v for k, v in vars(summary).items() if k != "runs"}, default=str))

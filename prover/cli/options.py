@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,6 +48,13 @@ PromptFormatOpt = Annotated[str | None, typer.Option("--prompt-format", help="Pr
 ModelArgsOpt = Annotated[
     list[str] | None, typer.Option("--model-args", help="Backend option key=value (repeatable, or comma-separated).")
 ]
+CommandTimeoutOpt = Annotated[
+    float,
+    typer.Option("--command-timeout", help="Seconds for one Lean command (the header import, a statement); clipped to the budget.", min=0.001),
+]
+VerifyTimeoutOpt = Annotated[
+    float, typer.Option("--verify-timeout", help="Seconds for the final check of a proof; clipped to the budget.", min=0.001)
+]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")]
 
 # Search and decoding options default to None so that a --preset can tell what the user set explicitly; the
@@ -62,13 +71,39 @@ AttemptsOpt = Annotated[int | None, typer.Option("--attempts", help=f"Split the 
 TemperatureOpt = Annotated[float | None, typer.Option("--temperature", help=f"Sampling temperature; 0 means beam search of --width beams (default {_D.temperature:g}).", min=0.0)]
 TopPOpt = Annotated[float | None, typer.Option("--top-p", help=f"Nucleus sampling mass (default {_D.top_p:g}).", min=0.0, max=1.0)]
 MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help=f"Most tokens per tactic; longer samples are dropped (default {_D.max_tokens}).", min=1)]
+# Whole-proof options (issue 11), shared by `prove` and `bench run`.
+ProofModelOpt = Annotated[
+    str | None, typer.Option("--proof-model", help="Whole-proof chat model (Goedel-Prover-V2, DeepSeek-Prover-V2, Kimina, any instruction model): name or local path.")
+]
+ProofGeneratorOpt = Annotated[str, typer.Option("--proof-generator", help="Backend of the proof model: hf, vllm, openai (/v1/chat/completions).")]
+ProofModelArgsOpt = Annotated[
+    list[str] | None, typer.Option("--proof-model-args", help="Proof-model backend option key=value (e.g. base_url=…, timeout=1800).")
+]
+ProofPromptFormatOpt = Annotated[
+    str | None, typer.Option("--proof-prompt-format", help="deepseek-v2-cot, deepseek-v2, goedel-v2, kimina-preview, kimina-2025, chat (default: by model name).")
+]
+ProofSamplesOpt = Annotated[int, typer.Option("--proof-samples", help="Whole proofs sampled in the first round.", min=1)]
+RepairRoundsOpt = Annotated[
+    int | None, typer.Option("--repair-rounds", help="Compiler-feedback repair rounds R (default: the model's own; Goedel 2).", min=0)
+]
+ProofMaxTokensOpt = Annotated[
+    int | None, typer.Option("--proof-max-tokens", help="Tokens per whole proof (default: the model's published setting).", min=1)
+]
+WholeOnlyOpt = Annotated[
+    bool, typer.Option("--whole-only", help="Whole-proof sampling alone, every sample checked (pass@k reproduction); no tactic search.")
+]
+
+
+# A comma separates two options only where a new `key=` follows, so that a value may itself be a comma-separated
+# list: `tactics=norm_num,linarith,temperature=1.2` is {tactics: "norm_num,linarith", temperature: "1.2"}.
+_NEXT_KEY = re.compile(r",(?=\s*[A-Za-z_][\w.\-]*\s*=)")
 
 
 def parse_key_values(items: list[str] | None) -> dict[str, str]:
-    """`["a=1,b=2", "c=3"]` → `{"a": "1", "b": "2", "c": "3"}`; a malformed item is a usage error."""
+    """`["a=1,b=2", "c=x,y"]` → `{"a": "1", "b": "2", "c": "x,y"}`; a malformed item is a usage error."""
     out: dict[str, str] = {}
     for item in items or []:
-        for part in item.split(","):
+        for part in _NEXT_KEY.split(item):
             if not part.strip():
                 continue
             key, sep, value = part.partition("=")
@@ -103,6 +138,17 @@ def search_and_model(
         prompt_format = prompt_format if prompt_format is not None else chosen.prompt_format
     values.update({k: v for k, v in flags.items() if v is not None})
     return SearchConfig(**values), model, prompt_format
+def output_dir(path: Path, option: str) -> Path:
+    """A folder a command writes into, created if missing; a file in its place or one it cannot create is bad input."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot create it ({exc.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path} is not writable")
+    return path
 
 
 def lean_config(repl_cmd: str | None, lean_project: Path | None, **changes: Any) -> LeanConfig:
@@ -128,14 +174,51 @@ def agent_config(
     cache: Path | None,
     trust_cache: bool = False,
     preset: str | None = None,
+    proof: Any = None,
 ) -> Any:
-    """The AgentConfig `prove` and `bench run` build from their shared options."""
+    """The AgentConfig `prove` and `bench run` build from their shared options (`proof`: a ProofModelConfig)."""
     from prover.agent import AgentConfig, ModelConfig
+    from prover.models.proof_prompts import looks_like_whole_proof_model
 
-    return AgentConfig(
+    if model is not None and looks_like_whole_proof_model(model):
+        raise UsageError(f"{model} is a whole-proof model, not a tactic model: pass it as --proof-model {model}")
+    config = AgentConfig(
         lean=lean,
         search=search,
         model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download, preset),
         cache_path=None if no_cache else (cache or default_cache_path()),
         trust_cache=trust_cache,
+    )
+    return config if proof is None else replace(config, proof=proof)
+
+
+def proof_config(
+    model: str | None,
+    generator: str,
+    model_args: list[str] | None,
+    prompt_format: str | None,
+    samples: int,
+    repair_rounds: int | None,
+    max_tokens: int | None,
+    whole_only: bool,
+    allow_download: bool,
+) -> Any:
+    """The ProofModelConfig of the `--proof-*` options; bad combinations are usage errors."""
+    from prover.models.chat import CHAT_GENERATORS
+    from prover.models.proof_prompts import looks_like_tactic_model, proof_format_for
+    from prover.strategies import ProofModelConfig
+
+    if model is None:
+        if whole_only:
+            raise UsageError("--whole-only needs a whole-proof model (--proof-model NAME)")
+        return ProofModelConfig()
+    if looks_like_tactic_model(model):
+        raise UsageError(f"{model} is a tactic model, not a whole-proof model: pass it as --model {model}")
+    if generator not in CHAT_GENERATORS:
+        raise UsageError(f"--proof-generator must be one of {', '.join(CHAT_GENERATORS)}, got {generator!r}")
+    proof_format_for(model, prompt_format)  # an unknown format fails here, before weights load
+    return ProofModelConfig(
+        model=model, generator=generator, prompt_format=prompt_format, options=parse_key_values(model_args),
+        samples=samples, repair_rounds=repair_rounds, max_tokens=max_tokens, whole_only=whole_only,
+        allow_download=allow_download,
     )

@@ -13,6 +13,7 @@ import typer
 
 from prover.cli.app import EXIT_ENVIRONMENT, EXIT_NOT_PROVED, EXIT_PROVED, app
 from prover.cli.options import (
+    CommandTimeoutOpt,
     GeneratorOpt,
     LeanProject,
     ModelArgsOpt,
@@ -28,7 +29,17 @@ from prover.cli.options import (
     TemperatureOpt,
     TopPOpt,
     WidthOpt,
+    ProofGeneratorOpt,
+    ProofMaxTokensOpt,
+    ProofModelArgsOpt,
+    ProofModelOpt,
+    ProofPromptFormatOpt,
+    ProofSamplesOpt,
+    RepairRoundsOpt,
+    WholeOnlyOpt,
+    VerifyTimeoutOpt,
     agent_config,
+    proof_config,
     lean_config,
     search_and_model,
     setup_logging,
@@ -119,12 +130,22 @@ def prove(
     width: WidthOpt = None,
     alpha: AlphaOpt = None,
     attempts: AttemptsOpt = None,
+    proof_model: ProofModelOpt = None,
+    proof_generator: ProofGeneratorOpt = "hf",
+    proof_model_args: ProofModelArgsOpt = None,
+    proof_prompt_format: ProofPromptFormatOpt = None,
+    proof_samples: ProofSamplesOpt = 8,
+    repair_rounds: RepairRoundsOpt = None,
+    proof_max_tokens: ProofMaxTokensOpt = None,
+    whole_only: WholeOnlyOpt = False,
     workers: Annotated[int, typer.Option("--workers", help="Lean REPL workers.", min=1)] = 1,
     tactic_timeout: Annotated[float, typer.Option("--tactic-timeout", help="Seconds per tactic before the REPL is restarted.", min=0.1)] = 10.0,
     temperature: TemperatureOpt = None,
     top_p: TopPOpt = None,
     max_tokens: MaxTokensOpt = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    command_timeout: CommandTimeoutOpt = 300.0,
+    verify_timeout: VerifyTimeoutOpt = 300.0,
     repl_cmd: ReplCmd = None,
     lean_project: LeanProject = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object (status, proof, statement, stats, versions).")] = False,
@@ -148,10 +169,15 @@ def prove(
         temperature=temperature, top_p=top_p, max_tokens=max_tokens, tactic_timeout=tactic_timeout,
     )
     config = agent_config(
-        lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout),
+        lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout,
+        command_timeout=command_timeout, verify_timeout=verify_timeout),
         search,
         generator, model, prompt_format, model_args, allow_download,
         no_cache=no_cache, cache=cache, trust_cache=trust_cache, preset=preset,
+        proof=proof_config(
+            proof_model, proof_generator, proof_model_args, proof_prompt_format, proof_samples, repair_rounds,
+            proof_max_tokens, whole_only, allow_download,
+        ),
     )
     progress = _ProgressLine()
     try:
@@ -174,6 +200,8 @@ def prove(
         reason = result.error or result.stop_reason
         print(f"not proved: {result.status.value} ({reason}) after {result.stats.seconds_total:.1f}s, "
               f"{result.stats.expansions} expansions", file=sys.stderr)
+        for limitation in result.limitations:  # the REPL, not the search, may be why (repl #66)
+            print(f"limitation of the Lean environment: {limitation}", file=sys.stderr)
     if result.status is ProofStatus.ERROR:
         raise typer.Exit(EXIT_ENVIRONMENT)
     raise typer.Exit(EXIT_PROVED if result.proved else EXIT_NOT_PROVED)

@@ -25,9 +25,11 @@ def doctor(repl_cmd: ReplCmd = None, lean_project: LeanProject = None, verbose: 
 
 @app.command()
 def models() -> None:
-    """List the tactic generators, prompt formats and presets (`--preset NAME`) with their settings."""
+    """List the tactic generators, prompt formats and presets (`--preset NAME`), and the whole-proof formats."""
     from prover.models import list_generators, list_prompt_formats
+    from prover.models.chat import CHAT_GENERATORS
     from prover.models.presets import list_presets
+    from prover.models.proof_prompts import FORMATS as PROOF_FORMATS
 
     print("generators:")
     for name, description in list_generators():
@@ -38,6 +40,10 @@ def models() -> None:
     print("presets (--preset NAME; explicit flags override):")
     for name, description in list_presets():
         print(f"  {name:24s} {description}")
+    print(f"proof generators (--proof-generator): {', '.join(CHAT_GENERATORS)}")
+    print("proof prompt formats (--proof-prompt-format):")
+    for fmt in PROOF_FORMATS.values():
+        print(f"  {fmt.name:16s} {fmt.description} (R={fmt.repair_rounds}, T={fmt.temperature:g}, max_tokens={fmt.max_tokens})")
 
 
 @app.command()

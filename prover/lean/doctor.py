@@ -1,10 +1,11 @@
 """`prover doctor`: is everything Lean needs here, and if not, which command fixes it.
 
-Without `--repl-cmd` the checks are: `lake` and `lean` on PATH, the toolchain against the pin, Mathlib built, the
+Without `--repl-cmd` the checks are: `lake` and `lean` (on PATH, or in elan's bin folder, where `make lean` leaves
+them), the toolchain against the pin, Mathlib built, the
 REPL binary present, the REPL answering a trivial command, and the header's import (timed). With `--repl-cmd` that
 command is the whole of Lean, so only what it needs is checked: that its program exists, that it answers, and the
 header's import. Every failed check carries the command that fixes it; checks that cannot run because an earlier
-one failed are reported as skipped.
+one failed are reported as skipped. A last line states the heartbeat limit every tactic gets in tactic mode.
 """
 
 from __future__ import annotations
@@ -16,7 +17,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from prover.config import DEFAULT_HEADER, REPL_BINARY, LeanConfig
+from prover.config import (
+    DEFAULT_HEADER,
+    REPL_BINARY,
+    TACTIC_MODE_HEARTBEATS,
+    LeanConfig,
+    elan_bin_dir,
+    find_lean_program,
+    path_fix,
+)
 from prover.errors import ReplError, UsageError
 from prover.lean.process import ReplProcess
 from prover.lean.protocol import CommandResponse, ErrorResponse
@@ -79,7 +88,7 @@ async def run_doctor(config: LeanConfig, header: str = DEFAULT_HEADER) -> Doctor
     project = config.project_dir
     checks: list[Check] = []
     if config.repl_command is None:
-        lake, binary = _on_path("lake"), _repl_binary(project)
+        lake, binary = _on_path("lake"), _repl_binary(project)  # the default command finds lake the same way
         checks += [lake, _on_path("lean"), await _toolchain(project), _mathlib(project), binary]
         needed: tuple[Check, ...] = (lake, binary)  # the default command is `lake env <REPL binary>`
         fix = GET_LEAN
@@ -100,6 +109,7 @@ async def run_doctor(config: LeanConfig, header: str = DEFAULT_HEADER) -> Doctor
             checks.append(await _header_import(config, header, fix))
         else:
             checks.append(Check("header import", False, "skipped: needs the REPL to answer", skipped=True))
+    checks.append(_heartbeats(header))
     return DoctorReport(tuple(checks), project, config.repl_command)
 
 
@@ -107,10 +117,29 @@ async def run_doctor(config: LeanConfig, header: str = DEFAULT_HEADER) -> Doctor
 
 
 def _on_path(program: str) -> Check:
-    found = shutil.which(program)
-    if found:
-        return Check(f"{program} on PATH", True, found)
-    return Check(f"{program} on PATH", False, "not found (Lean is installed with elan)", GET_LEAN)
+    found = find_lean_program(program)
+    if found is None:
+        return Check(f"{program} on PATH", False, f"not found on PATH nor in {elan_bin_dir()} (Lean is installed with elan)", GET_LEAN)
+    path, on_path = found
+    if on_path:
+        return Check(f"{program} on PATH", True, path)
+    # Right after `make lean` on a machine that had no elan (it installs with --no-modify-path): usable as it is.
+    return Check(f"{program} on PATH", True, f"{path} (not on PATH; the prover uses it from there; for your shell: {path_fix()})")
+
+
+def _heartbeats(header: str) -> Check:
+    """Not a check but a fact of REPL v4.24.0 a user should know (notes/real-repl-behaviour.md F2)."""
+    from prover.lean.env import header_max_heartbeats  # here: env imports the pool, which the doctor does not need
+    from prover.lean.statement import split_header
+
+    limit = header_max_heartbeats(split_header(header)[1])
+    shown = "none" if limit == 0 else str(limit)
+    return Check(
+        "tactic heartbeats",
+        True,
+        f"{TACTIC_MODE_HEARTBEATS} per tactic in tactic mode whatever the header sets (repl #69); the final check uses "
+        f"the header's ({shown}); a step that runs out is re-run in command mode",
+    )
 
 
 def _elan_home() -> Path:
@@ -136,7 +165,8 @@ async def _toolchain(project: Path) -> Check:
         if elan_toolchain_dir(pinned, elan_home).is_dir():
             return Check(name, True, f"{pinned} (installed by elan)")
         return Check(name, False, f"{pinned} is not installed in {elan_home}", f"elan toolchain install {pinned}")
-    lean = shutil.which("lean")
+    found = find_lean_program("lean")
+    lean = None if found is None else found[0]
     if lean is None:
         return Check(name, False, f"{pinned}: no Lean installed", GET_LEAN)
     if Path(lean).resolve().is_relative_to(elan_home.resolve()):

@@ -14,8 +14,12 @@ The REPL has no timeout, never frees a state, and dies on a malformed request (n
   callback (a full 64 KiB stderr pipe would block the REPL) and its tail kept for error reports;
 - an RSS ceiling over the process tree (psutil) and a maximum number of proof states mark the process for
   recycling; a request that pushes the tree past the ceiling is killed as out of memory;
-- no orphan survives: close() kills the group; the child gets PR_SET_PDEATHSIG (Linux) so it dies with this
-  process, the REPL itself exits on stdin EOF (REPL/Main.lean `loop`), and an atexit hook kills live groups.
+- no orphan survives: close() kills the group; the child starts through a tiny exec wrapper (prover/lean/launch.py,
+  no `preexec_fn`: this process runs threads) that sets PR_SET_PDEATHSIG (Linux) and RLIMIT_AS, the REPL itself
+  exits on stdin EOF (REPL/Main.lean `loop`), and an atexit hook kills live groups;
+- an answer larger than `max_response_bytes` (a REPL writing without end) kills the process: "response too large";
+- a request cancelled while Lean still runs it marks the process for recycling: the pool replaces it rather than
+  hand the next caller a process that is busy for up to a tactic timeout.
 """
 
 from __future__ import annotations
@@ -23,11 +27,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import ctypes
 import logging
 import os
 import shlex
-import resource  # imported here: after fork (preexec_fn) an import could deadlock on the import lock
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +44,15 @@ import psutil
 
 from prover.config import LeanConfig
 from prover.errors import ReplCrashError, ReplStartError, ReplTimeoutError
+from prover.lean.stream import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    Eof,
+    OutOfMemory,
+    ReplProtocol,
+    Timeout,
+    TooLarge,
+    widen_pipes,
+)
 from prover.lean.protocol import (
     CommandRequest,
     CommandResponse,
@@ -59,10 +71,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TACTIC_TIMEOUT = 10.0
 DEFAULT_COMMAND_TIMEOUT = 300.0
-STDERR_TAIL_BYTES = 16 * 1024
 RSS_CHECK_INTERVAL = 1.0  # seconds between RSS samples (psutil over a process tree costs ~0.1-1 ms)
 EXIT_GRACE = 2.0  # seconds to wait for the exit status after stdout closed, before killing the group
-_PR_SET_PDEATHSIG = 1
+LAUNCHER = Path(__file__).with_name("launch.py")  # the exec wrapper that sets limits (no preexec_fn)
 
 # ------------------------------------------------------------------------------------- orphan safety
 
@@ -82,127 +93,19 @@ def _kill_live_groups() -> None:
     _LIVE_GROUPS.clear()
 
 
-def _libc_prctl() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
+def _launch_argv(argv: Sequence[str], memory_limit_bytes: int | None) -> list[str]:
+    """`argv` behind the exec wrapper (prover/lean/launch.py): death with this process, RLIMIT_AS, then exec."""
+    limit = "-" if memory_limit_bytes is None else str(memory_limit_bytes)
+    return [sys.executable, "-S", "-I", str(LAUNCHER), str(os.getpid()), limit, "--", *argv]
 
 
-_PRCTL = _libc_prctl()  # looked up in the parent: the child between fork and exec should do as little as possible
-
-
-def _child_setup(parent_pid: int, memory_limit_bytes: int | None) -> None:
-    """Runs in the child between fork and exec (Popen preexec_fn)."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os._exit(1)
-    if memory_limit_bytes is not None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
-
-
-# --------------------------------------------------------------------------------------- the pipes
-
-_F_SETPIPE_SZ = 1031  # Linux fcntl: a pipe's capacity
-PIPE_BYTES = 1 << 20
-
-
-def _widen_pipes(transport: asyncio.SubprocessTransport) -> None:
-    """Raise stdin/stdout pipe capacity from 64 KiB to 1 MiB where Linux allows (fs.pipe-max-size): a 1 MB
-    request or a big answer then crosses in a few system calls instead of one event-loop wakeup per 64 KiB."""
-    if not sys.platform.startswith("linux"):
-        return
-    import fcntl
-
-    for fd in (0, 1):
-        pipe = transport.get_pipe_transport(fd)
-        handle = None if pipe is None else pipe.get_extra_info("pipe")
-        if handle is None:
-            continue
-        with contextlib.suppress(OSError, ValueError):  # ValueError: closed already (the child exited at once)
-            fcntl.fcntl(handle.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
-
-
-class _Timeout(Exception):
-    pass
-
-
-class _Eof(Exception):
-    pass
-
-
-class _OutOfMemory(Exception):
-    pass
-
-
-class _ReplProtocol(asyncio.SubprocessProtocol):
-    """Collects stdout into frames (one per blank-line-terminated response) and keeps stderr's tail."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.buf = bytearray()
-        self.scan = 0  # where the next search for b"\n\n" starts
-        self.waiter: asyncio.Future[bytes] | None = None
-        self.discard = 0  # responses still owed to requests whose caller was cancelled
-        self.stdout_eof = False
-        self.stderr = bytearray()
-        self.stderr_total = 0
-        self.exited: asyncio.Future[None] = loop.create_future()
-        self.closed: asyncio.Future[None] = loop.create_future()
-
-    def pipe_data_received(self, fd: int, data: bytes | bytearray) -> None:
-        if fd == 1:
-            self.buf += data
-            self.deliver()
-        else:
-            self.stderr += data
-            self.stderr_total += len(data)
-            if len(self.stderr) > 2 * STDERR_TAIL_BYTES:
-                del self.stderr[:-STDERR_TAIL_BYTES]
-
-    def deliver(self) -> None:
-        """Hand complete frames to the waiter (after dropping frames owed to cancelled requests)."""
-        while True:
-            waiter = self.waiter
-            if self.discard == 0 and (waiter is None or waiter.done()):
-                return
-            end = self.buf.find(b"\n\n", self.scan)
-            if end < 0:
-                self.scan = max(0, len(self.buf) - 1)
-                return
-            frame = bytes(self.buf[:end])
-            del self.buf[: end + 2]
-            self.scan = 0
-            if self.discard:
-                self.discard -= 1
-                continue
-            self.waiter = None
-            assert waiter is not None
-            waiter.set_result(frame)
-            return
-
-    def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
-        if fd == 1:
-            self.stdout_eof = True
-            waiter = self.waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_exception(_Eof())
-
-    def process_exited(self) -> None:
-        if not self.exited.done():
-            self.exited.set_result(None)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
-
-    def stderr_tail(self) -> str:
-        tail = bytes(self.stderr[-STDERR_TAIL_BYTES:]).decode("utf-8", errors="replace")
-        if self.stderr_total > len(tail):
-            return f"[… {self.stderr_total - len(tail)} earlier bytes of stderr dropped]\n" + tail
-        return tail
+def _resolve(program: str, cwd: Path, env: Mapping[str, str]) -> str | None:
+    """The executable `program` names (PATH lookup in `env`, or a path relative to `cwd`), None when there is none.
+    Checked before the spawn so that a missing program is a start error at once, as it was without the wrapper."""
+    if os.sep in program:
+        path = Path(program) if Path(program).is_absolute() else cwd / program
+        return str(path) if path.is_file() and os.access(path, os.X_OK) else None
+    return shutil.which(program, path=env.get("PATH", os.defpath))
 
 
 _SMALL_WRITE = 64 * 1024
@@ -230,10 +133,10 @@ class _Alarm:
             return
         loop = asyncio.get_running_loop()
         if loop.time() >= self._deadline:
-            fut.set_exception(_Timeout())
+            fut.set_exception(Timeout())
             return
         if repl.max_rss_mb is not None and repl._check_rss():
-            fut.set_exception(_OutOfMemory())
+            fut.set_exception(OutOfMemory())
             return
         self._handle = self._schedule(loop)
 
@@ -258,6 +161,8 @@ class ReplProcess:
         max_proof_states: after this many proof states (they are never freed) the process is marked for recycling.
         name: a label for logs and errors.
         tactic_timeout, command_timeout: default wall-clock limits of `tactic` and `command`.
+        max_response_bytes: the largest answer accepted; past it the process is killed (ReplCrashError
+            "response too large").
 
     Raises (from the request methods):
         ReplTimeoutError: no answer in time; the process group was killed.
@@ -285,6 +190,7 @@ class ReplProcess:
         name: str = "repl",
         tactic_timeout: float = DEFAULT_TACTIC_TIMEOUT,
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if not argv:
             raise ValueError("the REPL command is empty")
@@ -295,11 +201,12 @@ class ReplProcess:
         self.command_timeout = command_timeout
         self.max_rss_mb = max_rss_mb
         self.max_proof_states = max_proof_states
+        self.max_response_bytes = max_response_bytes
         self._env = env
         self._lean_num_threads = lean_num_threads
         self._memory_limit_mb = memory_limit_mb
         self._transport: asyncio.SubprocessTransport | None = None
-        self._proto: _ReplProtocol | None = None
+        self._proto: ReplProtocol | None = None
         self._stdin: asyncio.WriteTransport | None = None
         self._lock = asyncio.Lock()
         self._dead = False  # killed, crashed, or closed: no more requests
@@ -307,6 +214,7 @@ class ReplProcess:
         self._answered = 0
         self._max_state = -1
         self._over_rss = False
+        self._interrupted = False  # a request was cancelled while Lean still ran it
         self._rss_checked = 0.0
         self.pid: int | None = None
 
@@ -316,6 +224,7 @@ class ReplProcess:
         return cls(
             config.repl_argv(),
             config.project_dir,
+            env=config.repl_environ(),
             lean_num_threads=config.lean_num_threads,
             memory_limit_mb=config.memory_limit_mb,
             max_rss_mb=config.max_rss_mb,
@@ -323,6 +232,7 @@ class ReplProcess:
             name=name,
             tactic_timeout=config.tactic_timeout,
             command_timeout=config.command_timeout,
+            max_response_bytes=config.max_response_mb * 1024 * 1024,
         )
 
     # -- state
@@ -349,8 +259,9 @@ class ReplProcess:
 
     @property
     def needs_recycle(self) -> bool:
-        """Past the proof-state limit or the RSS ceiling: replace this process when it is next idle."""
-        return self._over_rss or (
+        """Past the proof-state limit or the RSS ceiling, or still busy with a cancelled request: replace this
+        process when it is next idle."""
+        return self._over_rss or self._interrupted or (
             self.max_proof_states is not None and self.proof_states_created >= self.max_proof_states
         )
 
@@ -380,18 +291,21 @@ class ReplProcess:
         if self._lean_num_threads is not None:
             env["LEAN_NUM_THREADS"] = str(self._lean_num_threads)
         limit = None if self._memory_limit_mb is None else self._memory_limit_mb * 1024 * 1024
-        parent = os.getpid()
+        if _resolve(self.argv[0], self.cwd, env) is None:
+            raise ReplStartError(
+                f"cannot start the REPL `{shlex.join(self.argv)}` in {self.cwd}: no executable {self.argv[0]!r}"
+                + ("" if os.sep in self.argv[0] else " on PATH")
+            )
         try:
             transport, proto = await loop.subprocess_exec(
-                lambda: _ReplProtocol(loop),
-                *self.argv,
+                lambda: ReplProtocol(loop, self.max_response_bytes),
+                *_launch_argv(self.argv, limit),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 cwd=self.cwd,
                 env=env,
                 start_new_session=True,
-                preexec_fn=lambda: _child_setup(parent, limit),
             )
         except (OSError, subprocess.SubprocessError) as e:
             raise ReplStartError(f"cannot start the REPL `{shlex.join(self.argv)}` in {self.cwd}: {e}") from e
@@ -400,7 +314,7 @@ class ReplProcess:
         assert isinstance(stdin, asyncio.WriteTransport)
         self._stdin = stdin
         self.pid = transport.get_pid()
-        _widen_pipes(transport)
+        widen_pipes(transport)
         _LIVE_GROUPS.add(self.pid)  # start_new_session: the group id is the pid
         logger.debug("%s: started pid %d: %s", self.name, self.pid, shlex.join(self.argv))
 
@@ -481,6 +395,8 @@ class ReplProcess:
             if not self._dead:  # it exited on its own since the last request (or before the first one)
                 raise await self._exited()
             raise ReplCrashError(f"{self.name}: the REPL is not running", self.stderr_tail, self.returncode)
+        if proto.too_large:
+            raise await self._too_large()
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bytes] = loop.create_future()
         proto.waiter = fut
@@ -489,16 +405,17 @@ class ReplProcess:
         else:
             stdin.write(body)  # no 1 MB copy just to append the blank line
             stdin.write(b"\n\n")
-        proto.deliver()  # a response may already sit in the buffer (only after a cancelled request)
+        if proto.started:
+            proto.deliver()  # a response may already sit in the buffer (only after a cancelled request)
         alarm = _Alarm(self, fut, loop.time() + timeout)
         try:
             return await fut
-        except _Timeout:
+        except Timeout:
             await self._kill()
             raise ReplTimeoutError(
                 f"{self.name}: no answer within {timeout:g} s; process group killed", self.stderr_tail
             ) from None
-        except _OutOfMemory:
+        except OutOfMemory:
             await self._kill()
             raise ReplCrashError(
                 f"{self.name}: killed: the process tree exceeded {self.max_rss_mb} MiB RSS",
@@ -506,15 +423,19 @@ class ReplProcess:
                 self.returncode,
                 oom=True,
             ) from None
-        except _Eof:
+        except TooLarge:
+            raise await self._too_large() from None
+        except Eof:
             raise await self._exited() from None
         except asyncio.CancelledError:
             # The REPL will still answer this request: drop that answer when it comes, so that the next request
-            # gets its own (no request ids on the wire, notes §1.3).
+            # gets its own (no request ids on the wire, notes §1.3). Lean may be busy with it for a whole tactic
+            # timeout, so the process is also marked for recycling: a pool replaces it instead of handing it on.
             if proto.waiter is fut:
                 proto.waiter = None
             if not fut.done() or fut.cancelled():
                 proto.discard += 1
+                self._interrupted = True
             raise
         finally:
             alarm.cancel()
@@ -556,6 +477,15 @@ class ReplProcess:
             )
         oom = code in (-signal.SIGKILL, 128 + signal.SIGKILL) or "out of memory" in tail.lower()
         return ReplCrashError(f"{self.name}: the REPL exited with code {code}", tail, code, oom)
+
+    async def _too_large(self) -> ReplCrashError:
+        await self._kill()
+        return ReplCrashError(
+            f"{self.name}: response too large (over {self.max_response_bytes // (1024 * 1024)} MiB without an end); "
+            "process group killed",
+            self.stderr_tail,
+            self.returncode,
+        )
 
     async def _broken(self, what: str) -> ReplCrashError:
         """The stream cannot be trusted any more: kill the process and describe the fault."""

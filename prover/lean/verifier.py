@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from prover.config import LeanConfig
 from prover.errors import ReplCrashError, ReplTimeoutError, UsageError
@@ -82,6 +82,8 @@ class Verification:
         axioms: the axioms `#print axioms` listed (empty when it was not reached).
         messages: Lean's messages on the proof, as `line:col: severity: text`.
         seconds: wall-clock time of the whole check, process start included.
+        lean_messages: the proof command's messages as the REPL sent them, positions and end positions included
+            (for compiler-feedback repair); empty where the check stopped before Lean answered.
     """
 
     verdict: Verdict
@@ -89,6 +91,7 @@ class Verification:
     axioms: tuple[str, ...] = ()
     messages: tuple[str, ...] = ()
     seconds: float = 0.0
+    lean_messages: tuple[Message, ...] = field(default=(), compare=False)
 
     @property
     def accepted(self) -> bool:
@@ -183,9 +186,11 @@ async def check_in_env(
             return _verdict(statement, t0, Verdict.LEAN_ERROR, proof.message)
         messages = _render(proof.messages)
         if has_errors(proof.messages):
-            return _verdict(statement, t0, Verdict.LEAN_ERROR, _first_line(error_texts(proof.messages)[0]), messages=messages)
+            failed = _verdict(statement, t0, Verdict.LEAN_ERROR, _first_line(error_texts(proof.messages)[0]), messages=messages)
+            return replace(failed, lean_messages=tuple(proof.messages))
         if proof.sorries or any(SORRY_WARNING.search(m.data) for m in proof.messages):
-            return _verdict(statement, t0, Verdict.USES_SORRY, "Lean reports that the proof uses sorry", messages=messages)
+            failed = _verdict(statement, t0, Verdict.USES_SORRY, "Lean reports that the proof uses sorry", messages=messages)
+            return replace(failed, lean_messages=tuple(proof.messages))
         # `set_option pp.fullNames true`: axiom names in full whatever namespaces the header opens.
         report = await process.command(
             f"set_option pp.fullNames true in\n#print axioms {statement.name}", env=proof.env, timeout=timeout
