@@ -90,6 +90,7 @@ class ModelConfig:
     prompt_format: str | None = None
     options: dict[str, str] = field(default_factory=dict)
     allow_download: bool = False
+    preset: str | None = None  # the --preset the settings came from (recorded; its values are in the other fields)
 
     @property
     def label(self) -> str:
@@ -125,7 +126,7 @@ class AgentConfig:
     def config_hash(self) -> str:
         """A short hash of the settings that shape a search (not of paths or timeouts of the machine)."""
         search = {k: v for k, v in asdict(self.search).items() if k != "banned"}
-        model = asdict(self.model)
+        model = {k: v for k, v in asdict(self.model).items() if k != "preset"}  # a preset only names other values
         if self.proof.enabled:  # only then: the hashes of tactic-only configurations stay what they were
             model["proof"] = asdict(self.proof)
         shape: dict[str, object] = {"search": search, "model": model}

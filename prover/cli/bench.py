@@ -13,15 +13,20 @@ import typer
 
 from prover.cli.app import bench_app
 from prover.cli.options import (
+    AlphaOpt,
+    AttemptsOpt,
+    BudgetOpt,
     CommandTimeoutOpt,
     GeneratorOpt,
     LeanProject,
+    MaxTokensOpt,
     ModelArgsOpt,
     ModelOpt,
     PlannerArgsOpt,
     PlannerGeneratorOpt,
     PlannerOpt,
     PlannerPromptFormatOpt,
+    PresetOpt,
     PromptFormatOpt,
     ProofGeneratorOpt,
     ProofMaxTokensOpt,
@@ -33,18 +38,21 @@ from prover.cli.options import (
     ReplCmd,
     SketchesOpt,
     SplitGoalsOpt,
+    TemperatureOpt,
+    TopPOpt,
     VerboseOpt,
-    WholeOnlyOpt,
     VerifyTimeoutOpt,
+    WholeOnlyOpt,
+    WidthOpt,
     agent_config,
     lean_config,
     output_dir,
     planner_config,
     proof_config,
+    search_and_model,
     setup_logging,
 )
 from prover.errors import UsageError
-from search import SearchConfig
 
 
 @bench_app.command("ls")
@@ -85,13 +93,16 @@ def bench_run(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the latest run of this model in OUTPUT_PATH.")] = False,
     retry_errors: Annotated[bool, typer.Option("--retry-errors", help="With --resume: prove again the problems recorded as `error`.")] = False,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Problems proved at once (each with a Lean worker).", min=1)] = 1,
-    budget: Annotated[float, typer.Option("--budget", help="Seconds per problem, everything included.", min=0.1)] = 600.0,
+    preset: PresetOpt = None,
+    budget: BudgetOpt = None,
     total_budget: Annotated[str | None, typer.Option("--total-budget", help="Competition mode: one budget for all (e.g. 4.5h).")] = None,
-    width: Annotated[int, typer.Option("--width", min=1)] = 8,
-    alpha: Annotated[float, typer.Option("--alpha")] = 0.5,
-    attempts: Annotated[int, typer.Option("--attempts", min=1)] = 1,
+    width: WidthOpt = None,
+    alpha: AlphaOpt = None,
+    attempts: AttemptsOpt = None,
     tactic_timeout: Annotated[float, typer.Option("--tactic-timeout", min=0.1)] = 10.0,
-    temperature: Annotated[float, typer.Option("--temperature", min=0.0)] = 1.1,
+    temperature: TemperatureOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokensOpt = None,
     data: Annotated[Path | None, typer.Option("--data", help="Folder with the statement data (default: $PROVER_DATA, ../shared/benchmarks, or a pinned clone).")] = None,
     no_download: Annotated[bool, typer.Option("--no-download", help="Never clone statement data.")] = False,
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="Run problems as Ray tasks: a cluster address (host:port, `auto`), or `local` for a new local cluster.")] = None,
@@ -115,16 +126,15 @@ def bench_run(
         print(f"prover: warning: --workers {workers} is more than this machine's {cpus} CPUs", file=sys.stderr)
     lean = lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout,
         command_timeout=command_timeout, verify_timeout=verify_timeout)
+    search, model, prompt_format = search_and_model(
+        preset, model, prompt_format, budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, tactic_timeout=tactic_timeout,
+    )
     settings = BenchSettings(
         tasks=tuple(t.strip() for t in tasks.split(",") if t.strip()),
         agent=agent_config(
-            lean,
-            SearchConfig(
-                budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
-                temperature=temperature, tactic_timeout=tactic_timeout,
-            ),
-            generator, model, prompt_format, model_args, allow_download,
-            no_cache=no_cache, cache=cache,
+            lean, search, generator, model, prompt_format, model_args, allow_download,
+            no_cache=no_cache, cache=cache, preset=preset,
             planner=planner_config(planner, planner_generator, planner_args, planner_prompt_format, sketches),
             split_goals=split_goals,
             proof=proof_config(

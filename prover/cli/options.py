@@ -74,6 +74,20 @@ SplitGoalsOpt = Annotated[
 SketchesOpt = Annotated[int, typer.Option("--sketches", help="Sketches asked of the planner per round.", min=1)]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging on stderr (-vv for debug).")]
 
+# Search and decoding options default to None so that a --preset can tell what the user set explicitly; the
+# built-in defaults (SearchConfig's) are named in the help.
+_D = SearchConfig()
+PresetOpt = Annotated[
+    str | None,
+    typer.Option("--preset", help="A published set-up (model, prompt, width, decoding, α, budget); explicit flags override it. See `prover models`."),
+]
+BudgetOpt = Annotated[float | None, typer.Option("--budget", help=f"Wall-clock seconds per problem, everything included (default {_D.budget_s:g}).", min=0.1)]
+WidthOpt = Annotated[int | None, typer.Option("--width", help=f"Tactics sampled per expansion (default {_D.width}).", min=1)]
+AlphaOpt = Annotated[float | None, typer.Option("--alpha", help=f"Depth normalisation: priority = Σ log p / depth^α (default {_D.alpha:g}).", min=0.0)]
+AttemptsOpt = Annotated[int | None, typer.Option("--attempts", help=f"Split the budget into this many attempts (seeds / α) (default {_D.attempts}).", min=1)]
+TemperatureOpt = Annotated[float | None, typer.Option("--temperature", help=f"Sampling temperature; 0 means beam search of --width beams (default {_D.temperature:g}).", min=0.0)]
+TopPOpt = Annotated[float | None, typer.Option("--top-p", help=f"Nucleus sampling mass (default {_D.top_p:g}).", min=0.0, max=1.0)]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", help=f"Most tokens per tactic; longer samples are dropped (default {_D.max_tokens}).", min=1)]
 # Whole-proof options (issue 11), shared by `prove` and `bench run`.
 ProofModelOpt = Annotated[
     str | None, typer.Option("--proof-model", help="Whole-proof chat model (Goedel-Prover-V2, DeepSeek-Prover-V2, Kimina, any instruction model): name or local path.")
@@ -116,6 +130,31 @@ def parse_key_values(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def search_and_model(
+    preset: str | None,
+    model: str | None,
+    prompt_format: str | None,
+    **flags: Any,
+) -> tuple[SearchConfig, str | None, str | None]:
+    """The SearchConfig, model and prompt format from a preset (if any) and the flags given explicitly.
+
+    `flags` are SearchConfig fields; a None value was not given. Precedence: explicit flag, then the preset,
+    then SearchConfig's default.
+    """
+    values: dict[str, Any] = {}
+    if preset is not None:
+        from prover.models.presets import get_preset
+
+        chosen = get_preset(preset)
+        values = {
+            "budget_s": chosen.budget_s, "width": chosen.width, "alpha": chosen.alpha, "attempts": chosen.attempts,
+            "temperature": chosen.temperature, "top_p": chosen.top_p, "max_tokens": chosen.max_tokens,
+            "max_expansions": chosen.max_expansions,
+        }
+        model = model if model is not None else chosen.model
+        prompt_format = prompt_format if prompt_format is not None else chosen.prompt_format
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return SearchConfig(**values), model, prompt_format
 def output_dir(path: Path, option: str) -> Path:
     """A folder a command writes into, created if missing; a file in its place or one it cannot create is bad input."""
     if path.exists() and not path.is_dir():
@@ -175,6 +214,7 @@ def agent_config(
     trust_cache: bool = False,
     planner: Any = None,
     split_goals: bool = False,
+    preset: str | None = None,
     proof: Any = None,
 ) -> Any:
     """The AgentConfig `prove` and `bench run` build from their shared options (`proof`: a ProofModelConfig)."""
@@ -186,7 +226,7 @@ def agent_config(
     config = AgentConfig(
         lean=lean,
         search=search,
-        model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download),
+        model=ModelConfig(generator, model, prompt_format, parse_key_values(model_args), allow_download, preset),
         cache_path=None if no_cache else (cache or default_cache_path()),
         trust_cache=trust_cache,
         planner=planner,

@@ -13,15 +13,20 @@ import typer
 
 from prover.cli.app import EXIT_ENVIRONMENT, EXIT_NOT_PROVED, EXIT_PROVED, app
 from prover.cli.options import (
+    AlphaOpt,
+    AttemptsOpt,
+    BudgetOpt,
     CommandTimeoutOpt,
     GeneratorOpt,
     LeanProject,
+    MaxTokensOpt,
     ModelArgsOpt,
     ModelOpt,
     PlannerArgsOpt,
     PlannerGeneratorOpt,
     PlannerOpt,
     PlannerPromptFormatOpt,
+    PresetOpt,
     PromptFormatOpt,
     ProofGeneratorOpt,
     ProofMaxTokensOpt,
@@ -33,18 +38,21 @@ from prover.cli.options import (
     ReplCmd,
     SketchesOpt,
     SplitGoalsOpt,
+    TemperatureOpt,
+    TopPOpt,
     VerboseOpt,
-    WholeOnlyOpt,
     VerifyTimeoutOpt,
+    WholeOnlyOpt,
+    WidthOpt,
     agent_config,
     lean_config,
     planner_config,
     proof_config,
+    search_and_model,
     setup_logging,
 )
 from prover.config import DEFAULT_HEADER
 from prover.errors import UsageError
-from search import SearchConfig
 
 
 def _read_statement(statement: str | None, file: Path | None, theorem: str | None, header: str | None) -> tuple[str, str]:
@@ -130,6 +138,11 @@ def prove(
     planner_prompt_format: PlannerPromptFormatOpt = None,
     sketches: SketchesOpt = 4,
     split_goals: SplitGoalsOpt = False,
+    preset: PresetOpt = None,
+    budget: BudgetOpt = None,
+    width: WidthOpt = None,
+    alpha: AlphaOpt = None,
+    attempts: AttemptsOpt = None,
     proof_model: ProofModelOpt = None,
     proof_generator: ProofGeneratorOpt = "hf",
     proof_model_args: ProofModelArgsOpt = None,
@@ -138,13 +151,11 @@ def prove(
     repair_rounds: RepairRoundsOpt = None,
     proof_max_tokens: ProofMaxTokensOpt = None,
     whole_only: WholeOnlyOpt = False,
-    budget: Annotated[float, typer.Option("--budget", help="Wall-clock seconds, everything included.", min=0.1)] = 600.0,
-    width: Annotated[int, typer.Option("--width", help="Tactics sampled per expansion.", min=1)] = 8,
-    alpha: Annotated[float, typer.Option("--alpha", help="Depth normalisation: priority = Σ log p / depth^α.")] = 0.5,
-    attempts: Annotated[int, typer.Option("--attempts", help="Split the budget into this many attempts (seeds / α).", min=1)] = 1,
     workers: Annotated[int, typer.Option("--workers", help="Lean REPL workers.", min=1)] = 1,
     tactic_timeout: Annotated[float, typer.Option("--tactic-timeout", help="Seconds per tactic before the REPL is restarted.", min=0.1)] = 10.0,
-    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature.", min=0.0)] = 1.1,
+    temperature: TemperatureOpt = None,
+    top_p: TopPOpt = None,
+    max_tokens: MaxTokensOpt = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     command_timeout: CommandTimeoutOpt = 300.0,
     verify_timeout: VerifyTimeoutOpt = 300.0,
@@ -166,15 +177,16 @@ def prove(
 
     setup_logging(verbose)
     text, head = _read_statement(statement, file, theorem, header)
+    search, model, prompt_format = search_and_model(
+        preset, model, prompt_format, budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
+        temperature=temperature, top_p=top_p, max_tokens=max_tokens, tactic_timeout=tactic_timeout,
+    )
     config = agent_config(
         lean_config(repl_cmd, lean_project, workers=workers, tactic_timeout=tactic_timeout,
         command_timeout=command_timeout, verify_timeout=verify_timeout),
-        SearchConfig(
-            budget_s=budget, width=width, alpha=alpha, attempts=attempts, seed=seed,
-            temperature=temperature, tactic_timeout=tactic_timeout,
-        ),
+        search,
         generator, model, prompt_format, model_args, allow_download,
-        no_cache=no_cache, cache=cache, trust_cache=trust_cache,
+        no_cache=no_cache, cache=cache, trust_cache=trust_cache, preset=preset,
         planner=planner_config(planner, planner_generator, planner_args, planner_prompt_format, sketches),
         split_goals=split_goals,
         proof=proof_config(
@@ -188,7 +200,7 @@ def prove(
     finally:
         progress.close()
     if json_out:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(json.dumps({**result.to_json(), "preset": preset}, ensure_ascii=False))
     elif result.proved:
         if annotate_goals and result.steps:
             from prover.datagen import annotate

@@ -25,9 +25,10 @@ def doctor(repl_cmd: ReplCmd = None, lean_project: LeanProject = None, verbose: 
 
 @app.command()
 def models() -> None:
-    """List the tactic generators and prompt formats, and the whole-proof (--proof-model) formats."""
+    """List the tactic generators, prompt formats and presets (`--preset NAME`), and the whole-proof formats."""
     from prover.models import list_generators, list_prompt_formats
     from prover.models.chat import CHAT_GENERATORS
+    from prover.models.presets import list_presets
     from prover.models.proof_prompts import FORMATS as PROOF_FORMATS
 
     print("generators:")
@@ -35,7 +36,10 @@ def models() -> None:
         print(f"  {name:12s} {description}")
     print("prompt formats:")
     for name, description in list_prompt_formats():
-        print(f"  {name:12s} {description}")
+        print(f"  {name:18s} {description}")
+    print("presets (--preset NAME; explicit flags override):")
+    for name, description in list_presets():
+        print(f"  {name:24s} {description}")
     print(f"proof generators (--proof-generator): {', '.join(CHAT_GENERATORS)}")
     print("proof prompt formats (--proof-prompt-format):")
     for fmt in PROOF_FORMATS.values():

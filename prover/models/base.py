@@ -20,13 +20,25 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """One raw sample: its text, the sum of its tokens' log-probs, how many tokens it has, and (where the backend
-    knows them) the token ids, end-of-sequence token included."""
+    """One raw sample: its text, the sum of its tokens' log-probs, how many tokens it has, (where the backend
+    knows them) the token ids, end-of-sequence token included, and whether it ended on its own (EOS or a stop
+    string) rather than being cut at the token limit. A cut sample is an unfinished tactic: never sent to Lean."""
 
     text: str
     logprob_sum: float
     num_tokens: int
     token_ids: tuple[int, ...] = ()
+    finished: bool = True
+
+
+def use_beam_search(decoding: str, sampling: Sampling) -> bool:
+    """Beam search for `decoding=beam`, or for `auto` at temperature 0 with more than one candidate wanted.
+
+    The authors of ReProver, InternLM-StepProver, LLMStep and Llemma decode with beam search at T=0
+    (`use_beam_search=temperature==0.0`); vLLM refuses n>1 greedy requests ("n must be 1 when using greedy
+    sampling"), so T=0 with n>1 can only mean beams.
+    """
+    return decoding == "beam" or (decoding == "auto" and sampling.temperature <= 0 and sampling.n > 1)
 
 
 class TacticGenerator:
@@ -59,13 +71,15 @@ class TacticGenerator:
         return {"generator": self.name}
 
 
-RunBatch = Callable[[list[str], list[Any]], list[list[Completion]]]
+# prompts (text, or whatever the backend's engine takes) and one settings value per prompt → completions per prompt
+RunBatch = Callable[[list[Any], list[Any]], list[list[Completion]]]
 
 
 @dataclass(eq=False)
 class _Pending:
-    prompts: list[str]
-    sampling: Any
+    prompts: list[Any]
+    key: Hashable
+    settings: list[Any]  # one per prompt
     future: asyncio.Future[list[list[Completion]]]
 
 
@@ -103,13 +117,22 @@ class Batcher:
         self._worker: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
 
-    async def submit(self, prompts: list[str], sampling: Any) -> list[list[Completion]]:
-        """Completions for each prompt, in order."""
+    async def submit(
+        self, prompts: Sequence[Any], sampling: Any, per_prompt: Sequence[Any] | None = None
+    ) -> list[list[Completion]]:
+        """Completions for each prompt, in order.
+
+        `sampling` is the submission's settings (its batch key is taken from it); `per_prompt`, when given, is
+        what `run_batch` receives for each prompt instead of `sampling` (e.g. settings with each prompt's seed).
+        """
         if self._closed:
             raise ModelError("the generator is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[list[Completion]]] = loop.create_future()
-        self._pending.append(_Pending(prompts, sampling, future))
+        settings = list(per_prompt) if per_prompt is not None else [sampling] * len(prompts)
+        if len(settings) != len(prompts):
+            raise ValueError(f"{len(settings)} per-prompt settings for {len(prompts)} prompts")
+        self._pending.append(_Pending(list(prompts), self._batch_key(sampling), settings, future))
         worker = self._worker
         if worker is None or worker.done() or worker.get_loop() is not loop:
             self._worker = loop.create_task(self._drain())
@@ -119,14 +142,14 @@ class Batcher:
         loop = asyncio.get_running_loop()
         while self._pending:
             await asyncio.sleep(0)  # one loop turn: let concurrent callers enqueue before the batch is cut
-            key = self._batch_key(self._pending[0].sampling)
-            group = [p for p in self._pending if self._batch_key(p.sampling) == key and not p.future.done()]
+            key = self._pending[0].key
+            group = [p for p in self._pending if p.key == key and not p.future.done()]
             taken = {id(p) for p in group}
             self._pending = [p for p in self._pending if id(p) not in taken and not p.future.done()]
             if not group:
                 continue
             prompts = [prompt for p in group for prompt in p.prompts]
-            samplings = [p.sampling for p in group for _ in p.prompts]
+            samplings = [setting for p in group for setting in p.settings]
             try:
                 results: list[list[Completion]] = []
                 for start in range(0, len(prompts), self._max_batch):
@@ -138,7 +161,14 @@ class Batcher:
                     )
                 if len(results) != len(prompts):
                     raise ModelError(f"backend returned {len(results)} results for {len(prompts)} prompts")
-            except Exception as exc:  # handed to every caller of this batch, who re-raises it
+            except Exception as exc:
+                if len(group) > 1:
+                    # One caller's bad request (an over-long prompt, say) must not fail the others merged with
+                    # it: run each submission on its own, so the exception reaches only the caller it belongs to.
+                    log.debug("merged backend call failed (%s); retrying its %d submissions one by one", exc, len(group))
+                    for p in group:
+                        await self._run_alone(loop, p)
+                    continue
                 for p in group:
                     if not p.future.done():
                         p.future.set_exception(exc)
@@ -150,6 +180,26 @@ class Batcher:
                 if not p.future.done():
                     p.future.set_result(part)
 
+    async def _run_alone(self, loop: asyncio.AbstractEventLoop, p: _Pending) -> None:
+        if p.future.done():
+            return
+        try:
+            results: list[list[Completion]] = []
+            for start in range(0, len(p.prompts), self._max_batch):
+                chunk = slice(start, start + self._max_batch)
+                if self._on_call is not None:
+                    self._on_call(len(p.prompts[chunk]))
+                samplings = p.settings[chunk]
+                results.extend(await loop.run_in_executor(self._executor, self._run_batch, p.prompts[chunk], samplings))
+            if len(results) != len(p.prompts):
+                raise ModelError(f"backend returned {len(results)} results for {len(p.prompts)} prompts")
+        except Exception as exc:  # handed to this caller only, who re-raises it
+            if not p.future.done():
+                p.future.set_exception(exc)
+            return
+        if not p.future.done():
+            p.future.set_result(results)
+
     def close(self) -> None:
         self._closed = True
         self._executor.shutdown(wait=True)
@@ -158,7 +208,9 @@ class Batcher:
 class ModelGenerator(TacticGenerator):
     """A generator backed by a language model: prompt adapter in, cleaned and scored candidates out.
 
-    Subclasses implement `_complete(prompts, sampling)` → completions per prompt.
+    Subclasses implement `_complete(prompts, sampling, seeds)` → completions per prompt; `seeds` holds each
+    prompt's request seed (`PolicyRequest.seed`, else `Sampling.seed`). Samples cut at the token limit
+    (`Completion.finished` false) are dropped here, before cleaning.
     """
 
     def __init__(self, model: str, prompt_format: PromptFormat, score: Score | None = None) -> None:
@@ -167,6 +219,7 @@ class ModelGenerator(TacticGenerator):
         self.prompt_format = prompt_format
         self.score = score
         self.batch_sizes: list[int] = []
+        self.truncated_samples = 0  # samples dropped because they hit max_tokens
 
     async def propose(self, requests: Sequence[PolicyRequest], sampling: Sampling) -> list[list[Candidate]]:
         if not requests:
@@ -174,14 +227,29 @@ class ModelGenerator(TacticGenerator):
         if sampling.n < 1:
             return [[] for _ in requests]
         prompts = [self.prompt_format.prompt(r) for r in requests]
-        completions = await self._complete(prompts, sampling)
+        seeds = [r.seed if r.seed is not None else sampling.seed for r in requests]
+        completions = await self._complete(prompts, sampling, seeds)
+        self.truncated_samples += sum(not c.finished for outs in completions for c in outs)
         return [
-            self.prompt_format.candidates(((c.text, c.logprob_sum, c.num_tokens) for c in outs), sampling.n, self.score)
+            self.prompt_format.candidates(
+                ((c.text, c.logprob_sum, c.num_tokens) for c in outs if c.finished), sampling.n, self.score
+            )
             for outs in completions
         ]
 
-    async def _complete(self, prompts: list[str], sampling: Sampling) -> list[list[Completion]]:
+    async def _complete(
+        self, prompts: list[str], sampling: Sampling, seeds: Sequence[int | None] | None = None
+    ) -> list[list[Completion]]:
         raise NotImplementedError
+
+    @property
+    def length_penalty(self) -> float:
+        """Beam-search length penalty matching the score convention: 1.0 (per-token) for mean, 0.0 for sum.
+
+        ReProver beams with `length_penalty=0` and sums (prover/tactic_generator.py @fd6d99c); InternLM and
+        LLMStep use vLLM's default 1.0 and rank by the mean.
+        """
+        return 1.0 if (self.score or self.prompt_format.score) == "mean" else 0.0
 
     def _count_call(self, batch_size: int) -> None:
         self.calls += 1

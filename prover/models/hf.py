@@ -5,24 +5,35 @@ by the Batcher), left padding for causal models. Sampling at temperature > 0, be
 with `decoding=beam`). Scores come from the raw logits of each generated token (`output_logits` +
 `compute_transition_scores(normalize_logits=True)`), i.e. the model's own log-probs before temperature or top-p,
 the same quantity vLLM reports; a sequence's log-prob counts its tokens up to and including the end-of-sequence
-token. A request seed seeds torch's global generator before the generate call (the calls run one at a time on
-the generator's own thread), so a wave with the same requests and seed gives the same tactics.
+token. A sequence that reached `max_tokens` without an end-of-sequence token or stop string is unfinished and
+dropped. One generate call cannot give each row its own random stream, so the wave's request seeds are hashed
+into one seed for torch's global generator (the calls run one at a time on the generator's own thread): the same
+requests with the same seeds give the same tactics, and different states give different streams.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dataclasses import replace
+
 from prover.errors import EnvironmentProblem, ModelError, ModelNotFoundError, UsageError
-from prover.models.base import Batcher, Completion, ModelGenerator, resolve_model
+from prover.models.base import Batcher, Completion, ModelGenerator, resolve_model, use_beam_search
 from prover.models.prompts import SCORE_OPTION, PromptFormat, check_score_convention, format_for_model
 from prover.models.registry import Option, choice, optional, parse_bool, parse_options
 from prover.models.trained import load_pretrained
 from search.protocols import Sampling
 
 log = logging.getLogger(__name__)
+
+
+def _combined_seed(seeds: Sequence[int | None]) -> int:
+    """One torch seed for a generate call from its prompts' request seeds (order-sensitive, 63 bits)."""
+    text = ",".join("-" if s is None else str(s) for s in seeds)
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") >> 1
 
 OPTIONS: dict[str, Option] = {
     "device": Option(str, "auto", "cpu, cuda, cuda:N, or auto (cuda when available)"),
@@ -74,6 +85,14 @@ class HFGenerator(ModelGenerator):
             lm: Any = load_pretrained(cls, path, **kwargs)  # a `prover train` LoRA output: base + adapter
         except OSError as exc:
             raise ModelNotFoundError(f"cannot load model {model}: {exc}".splitlines()[0], fix=f"check {path}") from None
+        except ValueError as exc:
+            if "trust_remote_code" in str(exc) and not opts["trust_remote_code"]:
+                # InternLM2/2.5 ship their own modelling code (their scripts load with trust_remote_code=True).
+                raise EnvironmentProblem(
+                    f"model {model} contains custom code that transformers runs only when allowed",
+                    fix="--model-args trust_remote_code=true (after checking the model's code)",
+                ) from None
+            raise ModelError(f"cannot load model {model}: {exc}".splitlines()[0]) from None
         lm.to(self.device).eval()
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -98,20 +117,28 @@ class HFGenerator(ModelGenerator):
             raise UsageError("the hf generator needs a model (--model NAME_OR_DIR)")
         return cls(model, format_for_model(model, prompt_format), opts, allow_download)
 
-    async def _complete(self, prompts: list[str], sampling: Sampling) -> list[list[Completion]]:
-        return await self._batcher.submit(prompts, sampling)
+    async def _complete(
+        self, prompts: list[str], sampling: Sampling, seeds: Sequence[int | None] | None = None
+    ) -> list[list[Completion]]:
+        seeds = list(seeds) if seeds is not None else [sampling.seed] * len(prompts)
+        unseeded = replace(sampling, seed=None)
+        return await self._batcher.submit(prompts, unseeded, [(unseeded, s) for s in seeds])
 
-    def _run_batch(self, prompts: list[str], samplings: list[Sampling]) -> list[list[Completion]]:
-        # The Batcher only merges equal Sampling values, so one generate call serves them all.
+    def _run_batch(self, prompts: list[str], settings: list[tuple[Sampling, int | None]]) -> list[list[Completion]]:
+        # The Batcher merges only prompts whose unseeded Sampling is equal, so one generate call serves them all.
+        seeds = [seed for _, seed in settings]
+        seed = None if all(s is None for s in seeds) else _combined_seed(seeds)
         try:
-            return self._generate(prompts, samplings[0])
+            return self._generate(prompts, settings[0][0], seed)
         except RuntimeError as exc:  # CUDA OOM, shape errors: the model, not the caller, failed
             raise ModelError(f"hf generate failed: {exc}".splitlines()[0]) from exc
 
-    def _generate(self, prompts: list[str], sampling: Sampling) -> list[list[Completion]]:
+    def _generate(self, prompts: list[str], sampling: Sampling, seed: int | None = None) -> list[list[Completion]]:
         torch = self._torch
         n = sampling.n
-        beam = self._opts["decoding"] == "beam" or (self._opts["decoding"] == "auto" and sampling.temperature <= 0)
+        beam = use_beam_search(self._opts["decoding"], sampling) or (
+            self._opts["decoding"] == "auto" and sampling.temperature <= 0
+        )
         enc = self.tokenizer(
             prompts, return_tensors="pt", padding=True, truncation=True, max_length=self._opts["max_input_tokens"]
         ).to(self.device)
@@ -123,13 +150,13 @@ class HFGenerator(ModelGenerator):
             "pad_token_id": self.tokenizer.pad_token_id,
         }
         if beam:
-            kwargs.update(num_beams=n, do_sample=False, length_penalty=0.0, early_stopping=True)
+            kwargs.update(num_beams=n, do_sample=False, length_penalty=self.length_penalty, early_stopping=True)
         else:
             kwargs.update(do_sample=True, temperature=max(sampling.temperature, 1e-5), top_p=sampling.top_p, top_k=0)
         if self.prompt_format.stop:
             kwargs.update(stop_strings=list(self.prompt_format.stop), tokenizer=self.tokenizer)
-        if sampling.seed is not None:
-            torch.manual_seed(sampling.seed)
+        if seed is not None:
+            torch.manual_seed(seed)
         with torch.inference_mode():
             out = self.lm.generate(**enc, **kwargs)
             token_lp = self.lm.compute_transition_scores(
@@ -147,7 +174,12 @@ class HFGenerator(ModelGenerator):
         counts = valid.sum(dim=1).tolist()
         ids = [tuple(g[v].tolist()) for g, v in zip(gen, valid)]
         texts = self.tokenizer.batch_decode([list(i) for i in ids], skip_special_tokens=True)
-        flat = [Completion(t, float(s), int(c), i) for t, s, c, i in zip(texts, lp_sum, counts, ids)]
+        ended = is_eos.any(dim=1).tolist()
+        stops = self.prompt_format.stop
+        flat = [
+            Completion(t, float(s), int(c), i, finished=bool(e) or any(stop in t for stop in stops))
+            for t, s, c, i, e in zip(texts, lp_sum, counts, ids, ended)
+        ]
         return [flat[i * n : (i + 1) * n] for i in range(len(prompts))]
 
     async def close(self) -> None:

