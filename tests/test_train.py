@@ -61,9 +61,9 @@ def test_training_prompts_are_the_generators_prompts_byte_for_byte(sweep_data: P
     seen: list[str] = []
     real = gen._complete  # type: ignore[attr-defined]
 
-    async def spy(prompts: list[str], sampling: Sampling) -> Any:
+    async def spy(prompts: list[str], sampling: Sampling, seeds: Any = None) -> Any:
         seen.extend(prompts)
-        return await real(prompts, sampling)
+        return await real(prompts, sampling, seeds)
 
     gen._complete = spy  # type: ignore[attr-defined]
     for name in ("goal-proofstep", "bfs-prover", "internlm2.5-step", "reprover-byt5"):
