@@ -51,6 +51,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_lean  # noqa: E402  (Lean's lexing and name resolution, for the scenario mode)
+
 SORRY_WARNING = "declaration uses 'sorry'"  # v4.24.0 spelling (v4.28+ uses backticks)
 UNKNOWN_TACTIC = "Lean error:\n<input>:1:1: unknown tactic"  # test/unknown_tactic.expected.out
 DEFAULT_AXIOMS = ["propext", "Classical.choice", "Quot.sound"]
@@ -235,7 +238,6 @@ def axioms_message(name: str, axioms: list[str]) -> str:
     return f"'{name}' depends on axioms: [" + ",\n ".join(ordered) + "]"
 
 
-_DECL = re.compile(r"(?:theorem|lemma)\s+([^\s:({\[⦃]+)")
 _PRINT_AXIOMS = re.compile(r"^\s*#print\s+axioms\s+(\S+)\s*$")
 
 
@@ -265,14 +267,16 @@ class ScenarioRepl:
         self.header_delay = header_delay
         # REPL/Main.lean State: env ids and proof-state ids index two ever-growing arrays.
         self.envs: list[dict[str, bool]] = []  # env id -> declared theorem names -> used sorry
+        self.scopes: list[fake_lean.Scope] = []  # env id -> its namespaces, opens, declared types
         self.states: list[dict[str, Any]] = []  # proof-state id -> {"goals", "sorry", "sub"}
 
     def new_state(self, goals: list[str], *, sorry: bool = False, sub: bool = False) -> int:
         self.states.append({"goals": list(goals), "sorry": sorry, "sub": sub})
         return len(self.states) - 1
 
-    def new_env(self, decls: dict[str, bool]) -> int:
+    def new_env(self, decls: dict[str, bool], scope: fake_lean.Scope | None = None) -> int:
         self.envs.append(decls)
+        self.scopes.append(scope or fake_lean.Scope())
         return len(self.envs) - 1
 
     def lookup(self, goals: list[str], tactic: str) -> dict[str, Any] | None:
@@ -351,72 +355,106 @@ class ScenarioRepl:
         if env >= len(self.envs):
             return {"message": "Unknown environment."}  # REPL/Main.lean runCommand
         decls = dict(self.envs[env])
+        scope = self.scopes[env].copy()
         messages: list[dict[str, Any]] = []
         sorries: list[dict[str, Any]] = []
-        lines = cmd.split("\n")
-        prints = [(i, m.group(1)) for i, line in enumerate(lines) if (m := _PRINT_AXIOMS.match(line))]
-        body = "\n".join(line for line in lines if not _PRINT_AXIOMS.match(line)).strip()
-        if body:
-            self.declaration(body, decls, messages, sorries)
-        for i, name in prints:
-            if name in decls:
-                axioms = list(self.axioms.get(name, DEFAULT_AXIOMS))
-                if decls[name]:
-                    axioms.append("sorryAx")
-                messages.append(_msg("info", axioms_message(name, axioms), line=i + 1, end=len("#print")))
-            else:
-                messages.append(_msg("error", f"unknown constant '{name}'", line=i + 1, column=15, end=15 + len(name)))
-        response: dict[str, Any] = {"env": self.new_env(decls)}
+        # The text is split into commands, and names resolved, as Lean does (tests/fake_lean.py).
+        for command in fake_lean.split_commands(cmd):
+            if command.keyword == "#exit":
+                break
+            self.run_command(command, decls, scope, messages, sorries)
+        response: dict[str, Any] = {"env": self.new_env(decls, scope)}
         if messages:
             response["messages"] = messages
         if sorries:
             response["sorries"] = sorries
         return response
 
-    def declaration(
-        self, body: str, decls: dict[str, bool], messages: list[dict[str, Any]], sorries: list[dict[str, Any]]
+    def run_command(
+        self,
+        command: fake_lean.Command,
+        decls: dict[str, bool],
+        scope: fake_lean.Scope,
+        messages: list[dict[str, Any]],
+        sorries: list[dict[str, Any]],
     ) -> None:
-        match = _DECL.search(body)
-        if match is None:
-            return  # `open …`, `set_option …`, a `def`: accepted silently
-        name = match.group(1)
-        name_pos = (1, match.start(1), match.end(1))
+        line = command.line
+        if command.keyword in ("namespace", "section", "end", "open"):
+            error = scope.run_scope_command(command)
+            if error:
+                messages.append(_msg("error", error, line=line))
+            return
+        printed = _PRINT_AXIOMS.match(fake_lean.without_comments(command.text))
+        if printed:
+            written = printed.group(1)
+            name = scope.resolve(written, decls)
+            if name is None:
+                messages.append(_msg("error", f"unknown constant '{written}'", line=line, column=15))
+                return
+            axioms = list(self.axioms.get(name, self.axioms.get(name.rsplit(".", 1)[-1], DEFAULT_AXIOMS)))
+            axioms += scope.axioms.get(name, []) + (["sorryAx"] if decls[name] else [])
+            shown = name if command.full_names else written  # pp.fullNames prints the resolved name in full
+            messages.append(_msg("info", axioms_message(shown, axioms), line=line, end=len("#print")))
+            return
+        if fake_lean.is_guard(command.text):
+            error = fake_lean.guard_error(command.text, scope)
+            if error:
+                messages.append(_msg("error", error, line=line))
+            return
+        decl = fake_lean.declaration(command.text)
+        if decl is not None and decl.name:
+            self.declaration(decl, line, decls, scope, messages, sorries)
+        # anything else (`open … in`, `set_option`, a `def`): accepted silently
+
+    def declaration(
+        self,
+        decl: fake_lean.Declaration,
+        line: int,
+        decls: dict[str, bool],
+        scope: fake_lean.Scope,
+        messages: list[dict[str, Any]],
+        sorries: list[dict[str, Any]],
+    ) -> None:
+        name, full = decl.name, scope.full_name(decl.name)
+        name_pos = (line, 0, len(name))
+        if full in decls:
+            messages.append(_msg("error", f"'{full}' has already been declared", *name_pos))
+            return
         spec = self.statements.get(name)
+        proof = decl.proof.strip()
         if spec is None:
+            if proof == "sorry" or fake_lean.trivially_true(decl):  # the verifier's reference, or a decoy
+                decls[full], scope.types[full] = proof == "sorry", decl.signature
+                if proof == "sorry":
+                    messages.append(_msg("warning", SORRY_WARNING, *name_pos))
+                return
             messages.append(_msg("error", f"fake REPL: no statement {name!r} in the scenario", *name_pos))
             return
         if "error" in spec:
             messages.append(_msg("error", spec["error"], *name_pos))
             return
         goals = list(spec.get("goals", []))
-        start = body.find(":=")
-        proof = body[start + 2 :].strip() if start >= 0 else ""
-        line_of_proof = body[: max(start, 0)].count("\n") + 1
         if proof in ("by sorry", "sorry"):
             for _ in range(int(spec.get("sorries", 1))):
                 ps = self.new_state(goals)
                 sorries.append(
-                    {
-                        "proofState": ps,
-                        "pos": _pos(line_of_proof, 0),
-                        "goal": "\n".join(goals),
-                        "endPos": _pos(line_of_proof, 5),
-                    }
+                    {"proofState": ps, "pos": _pos(line, 0), "goal": "\n".join(goals), "endPos": _pos(line, 5)}
                 )
             if sorries:
                 messages.append(_msg("warning", SORRY_WARNING, *name_pos))
-            decls[name] = True
+            decls[full], scope.types[full] = True, decl.signature
             return
         tactics = split_tactics(proof[2:] if proof.startswith("by") else "")
         error, used_sorry = self.check_proof(goals, tactics)
         if error is None and name in self.verify_fails:
             error = f"(kernel) declaration type mismatch, '{name}' does not check (fake REPL verify_fails)"
         if error is not None:
-            messages.append(_msg("error", error, line_of_proof, 0))
+            messages.append(_msg("error", error, line, 0))
             return  # the failed declaration is not added
         if used_sorry:
             messages.append(_msg("warning", SORRY_WARNING, *name_pos))
-        decls[name] = used_sorry
+        decls[full], scope.types[full] = used_sorry, decl.signature
+        scope.axioms[full] = fake_lean.native_axioms(proof)
 
     def check_proof(self, goals: list[str], tactics: list[str]) -> tuple[str | None, bool]:
         """Run a command-mode tactic proof through the table: (first error or None, used sorry)."""
