@@ -182,7 +182,7 @@ async def verify_proof(
                 head = await process.command(header, env=None, timeout=timeout)
             except ValueError as exc:  # the request could not be encoded (a lone surrogate): nothing was sent
                 return _verdict(statement, started, Verdict.LEAN_ERROR, f"the header cannot be sent to Lean: {exc}")
-            except (ReplTimeoutError, ReplCrashError) as exc:
+            except (ReplTimeoutError, ReplCrashError, ReplStartError) as exc:  # a crash on the first request is a start error
                 if clipped:
                     return _verdict(statement, started, Verdict.TIMEOUT, f"the time budget ran out during the header import: {exc}")
                 if attempt < HEADER_ATTEMPTS:
