@@ -36,6 +36,9 @@ COMMAND_WORDS = frozenset(
 HASH_COMMANDS = frozenset("print exit eval check reduce synth help lint where find guard_msgs time simp".split())
 INTERPOLATING = frozenset({"s!", "m!", "f!", "throwError"})
 _OPEN = "([{⦃⟨"
+_COMMENT_MARKS = re.compile(r"/-|-/")
+_STRING_STOPS = re.compile(r'\\.|"', re.S)
+_INTERPOLATED_STOPS = re.compile(r'\\.|"|\{', re.S)
 _CLOSE = ")]}⦄⟩"
 
 
@@ -82,14 +85,7 @@ class Lexer:
                 j = self.s.find("\n", i)
                 i = self.n if j < 0 else j
             elif self.s.startswith("/-", i):
-                d, i = 1, i + 2
-                while i < self.n and d:
-                    if self.s.startswith("/-", i):
-                        d, i = d + 1, i + 2
-                    elif self.s.startswith("-/", i):
-                        d, i = d - 1, i + 2
-                    else:
-                        i += 1
+                i = self._comment_end(i)
             elif c == '"':
                 interpolated = bool(out) and out[-1].text in INTERPOLATING
                 j = self._string(i, interpolated)
@@ -132,19 +128,27 @@ class Lexer:
                 i += width
         return out, i
 
+    def _comment_end(self, i: int) -> int:
+        """`finishCommentBlock`: block comments nest; unterminated, it runs to the end."""
+        nesting = 0
+        for mark in _COMMENT_MARKS.finditer(self.s, i):
+            nesting += 1 if mark.group() == "/-" else -1
+            if nesting == 0:
+                return mark.end()
+        return self.n
+
     def _string(self, i: int, interpolated: bool) -> int:
+        """`strLitFnAux` / `interpolatedStrFn`: to the closing `"`; `\\` escapes one character; in an interpolated
+        string `{` starts a term, lexed as code up to its `}`."""
+        stops = _INTERPOLATED_STOPS if interpolated else _STRING_STOPS
         j = i + 1
-        while j < self.n:
-            c = self.s[j]
-            if c == "\\":
-                j += 2
-            elif c == '"':
-                return j + 1
-            elif c == "{" and interpolated:
-                _, j = self.tokens(j + 1, until_brace=True)
-                j += 1
+        while (stop := stops.search(self.s, j)) is not None:
+            if stop.group() == '"':
+                return stop.end()
+            if stop.group() == "{":
+                j = self.tokens(stop.end(), until_brace=True)[1] + 1
             else:
-                j += 1
+                j = stop.end()
         return self.n
 
     def _char(self, i: int) -> int:
@@ -156,22 +160,24 @@ class Lexer:
         return j + 1 if j < self.n and self.s[j] == "'" else i + 1
 
     def _ident(self, i: int) -> int:
-        j = i
-        while j < self.n:
-            if self.s[j] == "«":
-                close = self.s.find("»", j)
-                j = self.n if close < 0 else close + 1
-            elif id_first(self.s[j]):
-                j += 1
-                while j < self.n and id_rest(self.s[j]):
-                    j += 1
-            else:
-                break
-            if j + 1 < self.n and self.s[j] == "." and (id_first(self.s[j + 1]) or self.s[j + 1] == "«"):
-                j += 1
-            else:
-                break
-        return j
+        """`identFnAux`: name parts, each «quoted» or `isIdFirst isIdRest*`, joined by `.`."""
+        end = i
+        while True:
+            part = self._ident_part(end)
+            if part == end:
+                return end
+            end = part
+            if not (end + 1 < self.n and self.s[end] == "." and self._ident_part(end + 1) > end + 1):
+                return end
+            end += 1
+
+    def _ident_part(self, i: int) -> int:
+        if i < self.n and self.s[i] == "«":
+            close = self.s.find("»", i)
+            return self.n if close < 0 else close + 1
+        if i < self.n and id_first(self.s[i]):
+            return next((k for k in range(i + 1, self.n) if not id_rest(self.s[k])), self.n)
+        return i
 
 
 def tokens(text: str) -> list[Token]:
