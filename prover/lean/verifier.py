@@ -18,9 +18,9 @@ minute, against a search of minutes), and it must not depend on the health of th
 from __future__ import annotations
 
 import enum
+import hashlib
 import logging
 import re
-import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,7 +65,7 @@ _COMMAND_WORDS = (
     "run_elab", "run_meta", "add_decl_doc", "compile_inductive", "local", "scoped",
     # notes/real-repl-behaviour.md F10: command words the list missed
     "notation3", "seal", "unseal", "simproc", "dsimproc", "simproc_decl", "dsimproc_decl", "register_simp_attr",
-    "add_aesop_rules", "erase_aesop_rules", "recall", "proof_wanted", "register_option", "elab_rules",
+    "add_aesop_rules", "erase_aesop_rules", "recall", "proof_wanted", "register_option",
 )
 # Commands that can change how later commands parse or elaborate (new syntax, macros, elaborators, attributes on
 # meta code, code run at elaboration time). After one of them even the Lean-level guard could be told a lie, so
