@@ -376,6 +376,12 @@ def test_cache_verify_keeps_what_it_could_not_recheck(tmp_path: Path) -> None:
     assert "could not re-check t1" in out.stderr
     with ProofCache.open(path) as cache:
         assert cache.counts()["proofs"] == 1
+    # F4 from the CLI: a header import that crashes in both processes is an environment problem (exit 3), no verdict
+    header_crash = f"{sys.executable} {FAKE} --scenario {scenario} --fault-at 1:exit139"
+    out = run_cli("cache", "verify", "--cache", str(path), "--repl-cmd", header_crash)
+    assert out.returncode == 3 and "could not import the header" in out.stderr and "Traceback" not in out.stderr
+    with ProofCache.open(path) as cache:
+        assert cache.counts()["proofs"] == 1
     broken = scenario_file(tmp_path, verify_fails=["t1"])
     out = run_cli("cache", "verify", "--cache", str(path), "--repl-cmd", f"{sys.executable} {FAKE} --scenario {broken}")
     assert json.loads(out.stdout) == {"checked": 1, "dropped": 1, "could_not_recheck": 0}
