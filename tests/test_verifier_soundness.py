@@ -385,3 +385,24 @@ def test_cache_verify_keeps_what_it_could_not_recheck(tmp_path: Path) -> None:
     broken = scenario_file(tmp_path, verify_fails=["t1"])
     out = run_cli("cache", "verify", "--cache", str(path), "--repl-cmd", f"{sys.executable} {FAKE} --scenario {broken}")
     assert json.loads(out.stdout) == {"checked": 1, "dropped": 1, "could_not_recheck": 0}
+
+
+# ------------------------------------------------------------------ F10: the statement-unchanged check runs
+
+
+def test_the_agent_asks_the_verifier_to_compare_with_the_users_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import prover.agent
+    from tests.test_agent import STATEMENT, config, prove
+
+    originals: list[str | None] = []
+    real = prover.agent.verify_proof
+
+    async def recording(*args: Any, **kwargs: Any) -> Verification:
+        originals.append(kwargs.get("original"))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(prover.agent, "verify_proof", recording)
+    assert prove(config(tmp_path / "proofs.sqlite")).proved  # type: ignore[attr-defined]
+    assert originals and all(o == STATEMENT for o in originals)

@@ -154,10 +154,12 @@ def proof_body(tactics: Sequence[str]) -> str:
 
     Lines are split on `\n` only (the verifier refuses any other line separator first). Lean ≥ 4.31 rejects a `by`
     block in column 0, so indenting keeps one text valid on every toolchain. A multi-line tactic keeps its
-    meaning: when a continuation line is not deeper than the tactic's first line (`have h : P := by⏎simp`, valid in
-    tactic mode at v4.24, where the REPL parses from column 0), all its continuation lines move right together
-    until they sit two columns right of the first line; otherwise the nested block's first tactic would share the
-    outer block's column and `sepByIndent` (`checkColEq`) would give it every following tactic.
+    meaning. In tactic mode the REPL parses each tactic as one `tactic`-category item starting at column 0
+    (REPL/Snapshots.lean `ProofSnapshot.runString`), so its later lines always continue it, and at v4.24
+    `have h : P := by⏎simp` is valid there. Here, when a continuation line is not deeper than the tactic's first
+    line, all its continuation lines move right together until they sit two columns right of the first line;
+    otherwise the nested block's first tactic would share the outer block's column and `sepByIndent`
+    (`checkColEq`) would give it every following tactic.
     """
     lines: list[str] = []
     for tactic in tactics:
