@@ -165,7 +165,9 @@ def proof_body(tactics: Sequence[str]) -> str:
     for tactic in tactics:
         first, *rest = tactic.split("\n")
         base = _indent(first)
-        deepest_needed = min((_indent(line) for line in rest if line.strip()), default=base + 2)
+        # Only lines with code count: inside a comment or a string layout means nothing (an annotation's goal).
+        code = mask_comments_and_strings(tactic).split("\n")[1:]
+        deepest_needed = min((_indent(line) for line in code if line.strip()), default=base + 2)
         shift = " " * max(0, base + 2 - deepest_needed)
         lines.append(first)
         lines.extend(shift + line if line.strip() else line for line in rest)
