@@ -28,6 +28,9 @@ Modes:
      "axioms": {"NAME": ["propext", "sorryAx"]},                 default [propext, Classical.choice, Quot.sound]
      "verify_fails": ["NAME"]}                                   command mode rejects NAME whatever the tactics
 
+  A command text is split into commands, and names resolved, as Lean does (tests/fake_lean.py: `namespace`/`end`
+  scopes kept per env, `_root_`, `#print axioms` under `pp.fullNames`, the verifier's `type_of%` guard; a
+  `theorem … := sorry` or `theorem t : True := trivial` outside the scenario elaborates).
   Unknown tactics answer `Lean error:\n<input>:1:1: unknown tactic`; `sorry` is built in (it closes the first goal
   and reports a sorry, as the real REPL does).
 
