@@ -272,8 +272,8 @@ class Agent:
             try:
                 verification = await deadline.run(
                     verify_proof(
-                        parsed, proof, header=header, config=deadline.clip(config.lean), banned=search_config.banned,
-                        allowed_axioms=allowed,
+                        parsed, proof, header=header, config=config.lean, original=statement,
+                        banned=search_config.banned, allowed_axioms=allowed, deadline=deadline.end,
                     )
                 )
             except TimeoutError:
@@ -468,6 +468,11 @@ async def _cached_proof(
     verification = await verify(proof)
     if verification.accepted:
         return proof
+    if not verification.conclusive:
+        # Lean timed out or crashed on the re-check: that says nothing about the proof, which stays cached.
+        logger.warning("could not re-check the cached proof for %s (%s: %s); keeping it, searching", name,
+                       verification.name, verification.details)
+        return None
     # A cached proof that no longer checks (new Lean, new Mathlib, a stricter policy) must not be served again.
     logger.warning("cached proof for %s no longer verifies (%s); searching again", name, verification.name)
     try:

@@ -28,8 +28,14 @@ DEFAULT_BANNED: tuple[str, ...] = (
     "by_elab",  # runs arbitrary meta code inside a proof
 )
 
-# A character that continues a Lean identifier (letters, digits, `_`, `.`, `'`, `!`, `?`, Greek, subscripts).
-IDENT_CHAR = r"[\w.'!?\u03b1-\u03c9\u0391-\u03a9\u2080-\u209c]"
+# A character that continues a Lean identifier, or the `.` between its parts: Lean v4.24 `isIdRest`
+# (src/Init/Meta.lean: ASCII letters and digits, `_`, `'`, `!`, `?`, `isLetterLike`, `isSubScriptAlnum`). Not `\w`:
+# `ᶜ` or `é` are no identifier characters there, so `ᶜsorry` is the token `ᶜ` then `sorry`, and a wider class would
+# hide the `sorry`.
+IDENT_CHAR = (
+    r"[A-Za-z0-9_.'!?\u03b1-\u03ba\u03bc-\u03c9\u0391-\u039f\u03a1\u03a2\u03a4-\u03a9\u03ca-\u03fb"
+    r"\u1f00-\u1ffe\u2100-\u214f\U0001d49c-\U0001d59f\u2080-\u2089\u2090-\u209c\u1d62-\u1d6a]"
+)
 
 
 def _pattern(token: str) -> str:

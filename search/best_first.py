@@ -306,9 +306,10 @@ class _Search:
         return False
 
     def graft(self, steps: Sequence[tuple[str, TacticState]], logprob: float) -> int:
-        """Graft a path of (tactic, state) steps from the root; queue its new nodes; return how many were new."""
+        """Graft a path of (tactic, state) steps from the root; queue its new nodes; return how many were new, or -1
+        when this search has already stopped (the prefix must then be resumed by a search of its own)."""
         if self.stopped:
-            return 0
+            return -1
         tree = self.tree
         max_depth = self.config.max_depth
         node = added = 0

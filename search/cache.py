@@ -684,10 +684,24 @@ class ProofCache:
         return stored, rejected
 
     def drop_rejected(self, checked: Iterable[tuple[CacheEntry, Verdict]]) -> list[tuple[CacheEntry, Verdict]]:
-        """Delete each cached entry whose fresh verdict rejects it; returns the rejected (entry, verdict) pairs."""
+        """Delete each cached entry whose fresh verdict conclusively rejects it; returns those (entry, verdict) pairs.
+
+        A verdict with `conclusive` False (the verifier's Lean timed out or crashed: it never judged the proof)
+        deletes nothing: the row stays, see `inconclusive`. A verdict that does not say is taken as conclusive.
+        """
         rejected = []
         for entry, verdict in checked:
-            if getattr(verdict, "accepted", None) is not True:
+            if getattr(verdict, "accepted", None) is not True and is_conclusive(verdict):
                 rejected.append((entry, verdict))
                 self.delete(entry.key)
         return rejected
+
+
+def is_conclusive(verdict: Verdict) -> bool:
+    """Whether a verdict judged the proof (False for a re-check cut short by a timeout or a crash)."""
+    return getattr(verdict, "conclusive", True) is not False
+
+
+def inconclusive(checked: Iterable[tuple[CacheEntry, Verdict]]) -> list[tuple[CacheEntry, Verdict]]:
+    """The (entry, verdict) pairs whose re-check said nothing: kept in the cache, reported as "could not re-check"."""
+    return [(entry, verdict) for entry, verdict in checked if getattr(verdict, "accepted", None) is not True and not is_conclusive(verdict)]

@@ -153,6 +153,7 @@ def split_steps(body: str) -> list[str]:
     return [textwrap.dedent("\n".join(step)) for step in steps]
 
 
+# Grafts a prefix into a running search: the new nodes, or -1 when that search has stopped.
 GraftCallback = Callable[[Sequence[tuple[str, TacticState]], float], int]
 
 
@@ -211,6 +212,10 @@ class PrefixChannel:
             self._wake()
             return 0
         added = self._callback(steps, self.logprob)
+        if added < 0:  # the search had already stopped (it ended between its last step and its disconnect)
+            self.pending.append(tuple(steps))
+            self._wake()
+            return 0
         self.grafted_nodes += added
         return added
 
@@ -218,7 +223,11 @@ class PrefixChannel:
         self._callback = callback
         queued, self.pending = self.pending, []
         for steps in queued:
-            self.grafted_nodes += callback(steps, self.logprob)
+            added = callback(steps, self.logprob)
+            if added < 0:
+                self.pending.append(steps)
+            else:
+                self.grafted_nodes += added
 
     def disconnect(self) -> None:
         self._callback = None

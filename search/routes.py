@@ -27,6 +27,7 @@ from search.proofs import (
     ProofPolicy,
     ProofRequest,
     ProofSample,
+    split_steps,
 )
 from search.protocols import Env, Policy, Sampling
 from search.result import SearchResult
@@ -207,8 +208,10 @@ class WholeProofRoute:
             async with self._verify_lock:
                 if not ctx.won.is_set():
                     kind = "whole" if request.round == 0 else "repaired"
-                    if await ctx.accept((sample.body,), self.name, kind):
-                        self.proof, self.kind = (sample.body,), kind
+                    # One entry per top-level step: the verifier reads each entry as one tactic.
+                    proof = tuple(split_steps(sample.body))
+                    if await ctx.accept(proof, self.name, kind):
+                        self.proof, self.kind = proof, kind
                         record["verified"] = True
             return
         record.update(outcome="failed", reason=check.reason, errors=[m.text for m in check.messages][:8])

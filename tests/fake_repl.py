@@ -31,6 +31,9 @@ Modes:
      "axioms": {"NAME": ["propext", "sorryAx"]},                 default [propext, Classical.choice, Quot.sound]
      "verify_fails": ["NAME"]}                                   command mode rejects NAME whatever the tactics
 
+  A command text is split into commands, and names resolved, as Lean does (tests/fake_lean.py: `namespace`/`end`
+  scopes kept per env, `_root_`, `#print axioms` under `pp.fullNames`, the verifier's `type_of%` guard; a
+  `theorem … := sorry` or `theorem t : True := trivial` outside the scenario elaborates).
   Unknown tactics answer `Lean error:\n<input>:1:1: unknown tactic`; `sorry` is built in (it closes the first goal
   and reports a sorry, as the real REPL does). A statement may list "aux": ["t.match_1"], auxiliary definitions
   its own elaboration creates.
@@ -76,6 +79,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fake_lean  # noqa: E402  (Lean's lexing and name resolution, for the scenario mode)
 
 SORRY_WARNING = "declaration uses 'sorry'"  # v4.24.0 spelling (v4.28+ uses backticks)
 UNKNOWN_TACTIC = "Lean error:\n<input>:1:1: unknown tactic"  # test/unknown_tactic.expected.out
@@ -273,12 +279,6 @@ _OPEN_LINE = re.compile(r"^open\s+([^(\n]+)$")
 _SET_HEARTBEATS = re.compile(r"^set_option\s+maxHeartbeats\s+(\d+)\s*$")
 
 
-def _starts_line(text: str, i: int) -> bool:
-    """Whether position `i` is at the start of a line, after optional modifiers (`@[simp] theorem`…)."""
-    head = text[text.rfind("\n", 0, i) + 1 : i]
-    return re.fullmatch(r"\s*(?:@\[[^\]]*\]\s*)*(?:(?:private|protected|noncomputable)\s+)*", head) is not None
-
-
 _HAVE = re.compile(r"have\s+([^\s:]+)\s*:\s*(.+?)\s*:=(.*)\Z", re.S)
 _PRINT_AXIOMS = re.compile(r"^\s*#print\s+axioms\s+(\S+)\s*$")
 
@@ -359,6 +359,7 @@ class ScenarioRepl:
         self.header_delay = header_delay
         # REPL/Main.lean State: env ids and proof-state ids index two ever-growing arrays.
         self.envs: list[FakeEnv] = []
+        self.scopes: list[fake_lean.Scope] = []  # env id -> its namespaces, opens, declared types (tests/fake_lean.py)
         self.sorry_env = FakeEnv()  # the env the sorries of the command being elaborated get (F1: the one before it)
         self.states: list[dict[str, Any]] = []  # proof-state id -> {"goals", "sorry", "sub", "env"}
 
@@ -366,8 +367,9 @@ class ScenarioRepl:
         self.states.append({"goals": list(goals), "sorry": sorry, "sub": sub, "env": env})
         return len(self.states) - 1
 
-    def new_env(self, env: FakeEnv) -> int:
+    def new_env(self, env: FakeEnv, scope: fake_lean.Scope | None = None) -> int:
         self.envs.append(env)
+        self.scopes.append(scope or fake_lean.Scope())
         return len(self.envs) - 1
 
     def lookup(self, goals: list[str], tactic: str) -> dict[str, Any] | None:
@@ -458,51 +460,91 @@ class ScenarioRepl:
             return {"message": "Unknown environment."}  # REPL/Main.lean runCommand
         before = self.envs[env]
         building = before.copy()
+        scope = self.scopes[env].copy()
         messages: list[dict[str, Any]] = []
         sorries: list[dict[str, Any]] = []
-        lines = cmd.split("\n")
-        prints = [(i, m.group(1)) for i, line in enumerate(lines) if (m := _PRINT_AXIOMS.match(line))]
-        body = "\n".join(line for line in lines if not _PRINT_AXIOMS.match(line)).strip()
-        if body:
-            self.declaration(body, before, building, messages, sorries)
-        decls = building.decls
-        for i, name in prints:
-            if name in decls:
-                axioms = list(self.axioms.get(name, DEFAULT_AXIOMS))
-                if decls[name]:
-                    axioms.append("sorryAx")
-                messages.append(_msg("info", axioms_message(name, axioms), line=i + 1, end=len("#print")))
-            else:
-                messages.append(_msg("error", f"unknown constant '{name}'", line=i + 1, column=15, end=15 + len(name)))
-        response: dict[str, Any] = {"env": self.new_env(building)}
+        # The text is split into commands, and names resolved, as Lean does (tests/fake_lean.py).
+        for command in fake_lean.split_commands(cmd):
+            if command.keyword == "#exit":
+                break
+            self.run_command(command, before, building, scope, messages, sorries)
+        response: dict[str, Any] = {"env": self.new_env(building, scope)}
         if messages:
             response["messages"] = messages
         if sorries:
             response["sorries"] = sorries
         return response
 
-    def declaration(
+    def run_command(
         self,
-        body: str,
+        command: fake_lean.Command,
         before: FakeEnv,
         building: FakeEnv,
+        scope: fake_lean.Scope,
         messages: list[dict[str, Any]],
         sorries: list[dict[str, Any]],
     ) -> None:
-        """Elaborate a command's text: `before` is the env it was sent on, `building` the env it produces."""
-        matches = [m for m in _DECL.finditer(body) if _starts_line(body, m.start())]
-        if not matches:
-            building.absorb(body)  # `open …`, `set_option …`, a `def`: accepted silently
-            return
-        match = matches[-1]  # the statement; what comes before it (a preamble, helper lemmas) is declared first
-        building.absorb(body[: match.start()])
+        """One command of a command text: `before` is the env the text was sent on, `building` the env it makes."""
+        line = command.line
         decls = building.decls
-        name = match.group(1)
-        lead = body[: match.start()].count("\n")  # lines of preamble before the statement in this command
-        column = match.start(1) - (body.rfind("\n", 0, match.start()) + 1)
+        if command.keyword in ("namespace", "section", "end", "open"):
+            error = scope.run_scope_command(command)
+            if error:
+                messages.append(_msg("error", error, line=line))
+            building.absorb(command.text)  # an `open` also activates scoped notation (F1)
+            return
+        printed = _PRINT_AXIOMS.match(fake_lean.without_comments(command.text))
+        if printed:
+            written = printed.group(1)
+            name = scope.resolve(written, decls)
+            if name is None:
+                messages.append(_msg("error", f"unknown constant '{written}'", line=line, column=15, end=15 + len(written)))
+                return
+            axioms = list(self.axioms.get(name, self.axioms.get(name.rsplit(".", 1)[-1], DEFAULT_AXIOMS)))
+            axioms += scope.axioms.get(name, []) + (["sorryAx"] if decls[name] else [])
+            shown = name if command.full_names else written  # pp.fullNames prints the resolved name in full
+            messages.append(_msg("info", axioms_message(shown, axioms), line=line, end=len("#print")))
+            return
+        if fake_lean.is_guard(command.text):
+            error = fake_lean.guard_error(command.text, scope)
+            if error:
+                messages.append(_msg("error", error, line=line))
+            return
+        decl = fake_lean.declaration(command.text)
+        if decl is not None and decl.name:
+            self.declaration(command, decl, before, building, scope, messages, sorries)
+            return
+        building.absorb(command.text)  # `set_option …`, a `def`, an `abbrev`: accepted silently
+
+    def declaration(
+        self,
+        command: fake_lean.Command,
+        decl: fake_lean.Declaration,
+        before: FakeEnv,
+        building: FakeEnv,
+        scope: fake_lean.Scope,
+        messages: list[dict[str, Any]],
+        sorries: list[dict[str, Any]],
+    ) -> None:
+        """Elaborate one `theorem`/`lemma` command (see `run_command`)."""
+        body = command.text
+        lead = command.line - 1  # lines of the command text before this command
+        decls = building.decls
+        name, full = decl.name, scope.full_name(decl.name)
+        match = _DECL.search(body)
+        column = (match.start(1) - (body.rfind("\n", 0, match.start()) + 1)) if match else 0
         name_pos = (1 + lead, column, column + len(name))
+        if full in decls:
+            messages.append(_msg("error", f"'{full}' has already been declared", *name_pos))
+            return
         spec = self.statements.get(name)
         if spec is None:
+            proof = decl.proof.strip()
+            if proof == "sorry" or fake_lean.trivially_true(decl):  # the verifier's reference, or a decoy
+                decls[full], scope.types[full] = proof == "sorry", decl.signature
+                if proof == "sorry":
+                    messages.append(_msg("warning", SORRY_WARNING, *name_pos))
+                return
             messages.append(_msg("error", f"fake REPL: no statement {name!r} in the scenario", *name_pos))
             return
         if "error" in spec:
@@ -511,7 +553,6 @@ class ScenarioRepl:
         goals = list(spec.get("goals", []))
         for aux in spec.get("aux", []):  # made while elaborating the statement, so in `building` only
             decls.setdefault(aux, False)
-        body = body[match.start() :]
         start = body.find(":=")
         proof = body[start + 2 :].strip() if start >= 0 else ""
         line_of_proof = lead + body[: max(start, 0)].count("\n") + 1
@@ -528,7 +569,7 @@ class ScenarioRepl:
                 )
             if sorries:
                 messages.append(_msg("warning", SORRY_WARNING, *name_pos))
-            decls[name] = True
+            decls[full], scope.types[full] = True, decl.signature
             return
         tactics = split_tactics(proof[2:] if proof.startswith("by") else "")
         # Every `sorry` token of the command, in source order (the order check_proof meets them in).
@@ -547,7 +588,8 @@ class ScenarioRepl:
             return  # the failed declaration is not added
         if used_sorry:
             messages.append(_msg("warning", SORRY_WARNING, *name_pos))
-        decls[name] = used_sorry
+        decls[full], scope.types[full] = used_sorry, decl.signature
+        scope.axioms[full] = fake_lean.native_axioms(decl.proof)
 
     def check_proof(
         self,

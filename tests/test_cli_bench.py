@@ -160,7 +160,7 @@ def test_cache_tools_roundtrip(tmp_path: Path) -> None:
     broken.write_text(json.dumps(scenario), encoding="utf-8")
     verified = run_cli("cache", "verify", "--cache", str(other), "--repl-cmd", f"{sys.executable} {FAKE} --scenario {broken}")
     assert verified.returncode == 0, verified.stderr
-    assert json.loads(verified.stdout) == {"checked": 1, "dropped": 1}
+    assert json.loads(verified.stdout) == {"checked": 1, "dropped": 1, "could_not_recheck": 0}
     assert json.loads(run_cli("cache", "stats", "--cache", str(other)).stdout)["proofs"] == 0
 
 

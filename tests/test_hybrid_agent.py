@@ -12,7 +12,7 @@ from prover.results import ProofStatus
 from prover.strategies import ProofModelConfig
 from search import SearchConfig
 from search.proof_testing import ScriptedProofPolicy, fixed_bodies
-from search.proofs import ProofRequest, ProofSample
+from search.proofs import ProofRequest, ProofSample, split_steps
 from tests.test_cli import repl_cmd
 
 STATEMENT = "theorem wp_resume (a b : ℕ) (h : a = b) : b + 0 = a := by sorry"
@@ -40,7 +40,7 @@ def test_a_failed_whole_proof_is_repaired_from_leans_error_with_its_position_and
 
     policy = ScriptedProofPolicy(script)
     result = run(policy, samples=1, repair_rounds=1, whole_only=True)
-    assert result.status is ProofStatus.PROVED and result.route == "repaired" and result.proof == (RIGHT,)
+    assert result.status is ProofStatus.PROVED and result.route == "repaired" and result.proof == tuple(split_steps(RIGHT))
     assert result.verdict == "verified"
     attempt = policy.requests[-1].history[0]
     (error,) = [m for m in attempt.messages if m.severity == "error"]

@@ -40,7 +40,7 @@ def _whole(space, script, config=WholeProofConfig(samples=4), **kw):
 def test_whole_proof_route_finds_the_correct_sample_and_records_every_outcome():
     route, policy, _ = _whole(chain_space(3), fixed_bodies([None, "step 0\nbogus", CHAIN3]), WholeProofConfig(samples=3))
     result = _run([route])
-    assert result.proof == (CHAIN3,) and result.route == "whole" and result.kind == "whole"
+    assert result.proof == tuple(split_steps(CHAIN3)) and result.route == "whole" and result.kind == "whole"
     report = result.report("whole")
     assert [s["outcome"] for s in report.samples] == ["rejected", "failed", "passed"]
     assert report.samples[0]["reason"] == "no code block"
@@ -56,7 +56,7 @@ def test_a_failed_proof_is_repaired_from_leans_messages():
 
     route, policy, _ = _whole(chain_space(3), script, WholeProofConfig(samples=1, rounds=2, resume=False))
     result = _run([route])
-    assert result.kind == "repaired" and result.proof == (CHAIN3,)
+    assert result.kind == "repaired" and result.proof == tuple(split_steps(CHAIN3))
     repair = policy.requests[-1]
     assert repair.round == 1 and repair.history[0].output == "out0"
     (message,) = repair.history[0].messages

@@ -19,7 +19,7 @@ from prover.lean.env import ProofEnvironment
 from prover.lean.pool import ReplPool
 from prover.lean.protocol import Message, Pos
 from prover.lean.statement import Statement
-from prover.lean.verifier import Verdict, Verification, check_proof_text, parse_axioms, verify_proof
+from prover.lean.verifier import Verdict, Verification, check_proof_text, parse_axioms, reference_name, verify_proof
 from search.banned import DEFAULT_BANNED, BannedTokens
 from search.outcomes import ProofFinished
 
@@ -52,8 +52,12 @@ def scenario(tmp_path: Path, **spec: Any) -> Path:
     return path
 
 
-def transcript(tmp_path: Path, *responses: dict[str, Any]) -> Path:
-    """A fake-REPL transcript whose i-th answer is responses[i] (the .in file is not read in that mode)."""
+def transcript(tmp_path: Path, header: dict[str, Any], *responses: dict[str, Any], statement: Statement = T1) -> Path:
+    """A fake-REPL transcript: the header's answer, the reference statement's (a sorry warning and its axiom
+    report), then `responses` (the .in file is not read in that mode)."""
+    ref = reference_name(statement)
+    reference = {"env": 1, "messages": [msg("declaration uses 'sorry'", "warning"), msg(f"'{ref}' depends on axioms: [sorryAx]")]}
+    responses = (header, reference, *responses)
     path = tmp_path / "t.in"
     path.write_text("", encoding="utf-8")
     (tmp_path / "t.expected.out").write_text("\n\n".join(json.dumps(r) for r in responses) + "\n\n", encoding="utf-8")
@@ -89,10 +93,14 @@ def test_a_fresh_process_gets_header_env_less_then_the_statement_verbatim(tmp_pa
     entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     queries = [json.loads(e["query"]) for e in entries]
     assert len({e["pid"] for e in entries}) == 2  # one fresh process per check
-    header, proof, axioms = queries[:3]
+    header, reference, proof, guard = queries[:4]
+    ref = reference_name(statement)
     assert header == {"cmd": HEADER}  # env-less
-    assert proof == {"cmd": "theorem t1 (x : ℕ) :\n    x + 0 = x := by\n  simp", "env": 0}
-    assert axioms["env"] == 1 and axioms["cmd"].endswith("#print axioms t1")
+    assert reference == {"cmd": f"theorem {ref} (x : ℕ) :\n    x + 0 = x := sorry\n\n"
+                                f"set_option pp.fullNames true in\n#print axioms {ref}", "env": 0}
+    assert proof == {"cmd": "theorem t1 (x : ℕ) :\n    x + 0 = x := by\n  simp", "env": 1}
+    assert guard == {"cmd": f"example : type_of% @_root_.{ref} := @_root_.t1\n\n"
+                            "set_option pp.fullNames true in\n#print axioms _root_.t1", "env": 2}
 
 
 def test_no_axioms_at_all_is_accepted(tmp_path: Path) -> None:
@@ -161,7 +169,8 @@ def test_the_same_statement_as_the_original_goes_to_lean(tmp_path: Path) -> None
 )
 def test_a_proof_that_could_end_the_declaration_early_is_refused(proof: str) -> None:
     result = verify(T1, proof.split("\n"), NO_LEAN, banned=NOTHING_BANNED)
-    assert result.verdict is Verdict.STATEMENT_CHANGED and "end the declaration" in result.details
+    assert result.verdict is Verdict.STATEMENT_CHANGED
+    assert "end the declaration" in result.details or "command word" in result.details
 
 
 @pytest.mark.parametrize(

@@ -55,7 +55,7 @@ async def _verify_entries(entries: list[Any], lean: LeanConfig) -> list[tuple[An
     checked = []
     for entry in entries:
         statement = Statement.parse(entry.statement)
-        verdict = await verify_proof(statement, entry.proof, header=entry.header, config=lean)
+        verdict = await verify_proof(statement, entry.proof, header=entry.header, config=lean, original=entry.statement)
         checked.append((entry, verdict))
     return checked
 
@@ -91,10 +91,19 @@ def cache_import(
 
 @cache_app.command("verify")
 def cache_verify(cache: CacheOpt = None, repl_cmd: ReplCmd = None, lean_project: LeanProject = None) -> None:
-    """Re-check every cached proof with the current Lean and drop the ones that fail."""
+    """Re-check every cached proof with the current Lean and drop the ones it rejects.
+
+    A re-check that Lean could not finish (a timeout, a crash) proves nothing either way: that proof is kept and
+    listed as "could not re-check".
+    """
+    from search.cache import inconclusive
+
     with _open_cache(cache) as db:
         checked = asyncio.run(_verify_entries(list(db.entries()), lean_config(repl_cmd, lean_project)))
         dropped = db.drop_rejected(checked)
+    kept = inconclusive(checked)
     for entry, verdict in dropped:
         print(f"dropped {entry.theorem_name or entry.key[:12]}: {verdict.name} {verdict.details}", file=sys.stderr)
-    print(json.dumps({"checked": len(checked), "dropped": len(dropped)}))
+    for entry, verdict in kept:
+        print(f"could not re-check {entry.theorem_name or entry.key[:12]} (kept): {verdict.name} {verdict.details}", file=sys.stderr)
+    print(json.dumps({"checked": len(checked), "dropped": len(dropped), "could_not_recheck": len(kept)}))

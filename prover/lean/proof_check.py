@@ -28,7 +28,7 @@ from prover.errors import ReplError
 from prover.lean.env import ProofEnvironment
 from prover.lean.pool import ReplPool
 from prover.lean.protocol import Message
-from prover.lean.statement import Statement
+from prover.lean.statement import Statement, split_block
 from prover.lean.verifier import check_in_env, check_proof_text
 from search.banned import BannedTokens
 from search.outcomes import LeanError, ProofFinished, ProofGivenUp, TacticState
@@ -90,7 +90,7 @@ class WarmProofChecker:
     async def check(self, body: str) -> CheckResult:
         started = time.monotonic()
         self.checks += 1
-        tactics = (body,)
+        tactics = split_block(body)  # one entry per top-level tactic, as the final check gets it
         code = self.statement.with_proof(tactics)
         refusal = check_proof_text(self.statement, tactics, banned=self.banned)
         if refusal is not None:

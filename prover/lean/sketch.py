@@ -1,6 +1,6 @@
 """Sketch elaboration on real Lean: a `have … := by sorry` sketch in command mode, one hole per `sorry`.
 
-`LeanSketchChecker.elaborate(body)` sends `statement.with_proof([body])` as one command on a warm worker's header
+`LeanSketchChecker.elaborate(body)` sends `statement.with_proof(split_block(body))` as one command on a warm worker's header
 env (`Worker.env_for(preamble)`, so tactic mode sees the preamble). Lean's errors reject the sketch (their
 messages go back to the planner). Otherwise every `sorry` the REPL reports (REPL v4.24.0 `REPL/Main.lean:312`: one
 entry per `sorry` of the command, with its goal, proof state and position; `test/have_by_sorry.expected.out`) is a
@@ -18,7 +18,7 @@ from prover.errors import ReplCrashError, ReplTimeoutError, StatementError
 from prover.lean.env import ROOT, ProofEnvironment, _Node
 from prover.lean.pool import ReplPool, Worker
 from prover.lean.protocol import CommandResponse, ErrorResponse, Sorry, has_errors
-from prover.lean.statement import Statement
+from prover.lean.statement import Statement, split_block
 from search.outcomes import TacticState
 from search.proofs import LeanMessage
 from search.sketch import SORRY, Elaboration, Hole
@@ -77,7 +77,8 @@ class LeanSketchChecker:
 
     async def elaborate(self, body: str) -> Elaboration:
         """Elaborate a sketch body; reject it on Lean's errors or on sorries that are not the body's `sorry`s."""
-        code = self.statement.with_proof([body])
+        # One entry per top-level tactic: a single multi-line entry would be re-indented as one tactic (F7).
+        code = self.statement.with_proof(split_block(body))
         started = time.perf_counter()
         self.elaborations += 1
         timeout = self.pool.config.command_timeout

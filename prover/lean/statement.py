@@ -8,11 +8,12 @@ dropped), `example … :=`, or a bare proposition. The declaration text up to it
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prover.errors import UsageError
-from search.banned import IDENT_CHAR
+from prover.lean.lexing import mask_comments_and_strings
 
 BARE_NAME = "prover_goal"
 EXAMPLE_NAME = "prover_example"
@@ -30,68 +31,9 @@ _OPEN = "([{⦃⟨"
 _CLOSE = ")]}⦄⟩"
 
 
-# Lexical facts from Lean's tokenizer (src/Lean/Parser/Basic.lean: `quotedCharCoreFn`, `charLitFnAux`,
-# `rawStrLitFnAux`, `isIdBeginEscape`): a char literal is `'c'` or `'\e'` with e one of `\ " ' n t r`, `xHH` or
-# `uHHHH`; a raw string is `r` and n ≥ 0 `#`s, `"`, text with no escapes, `"` and the same n `#`s; `«…»` quotes a
-# name part, which may contain `"` or `--`. A `'` or `r` glued to an identifier is part of it (`h'`, `bar"s"`).
-_CHAR_LITERAL = re.compile(r"'(?:\\(?:x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|[\\\"'ntr])|[^\\'\n])'")
-_RAW_STRING_START = re.compile(r'r(#*)"')
-_IDENT_CHAR = re.compile(IDENT_CHAR)
-
-
-def _mask_comments_and_strings(text: str) -> str:
-    """Same length as `text`, with comments, string and char literals and «»-quoted names blanked, so that
-    brackets, `:=` and command words can be scanned. Anything the scan cannot read as one of these stays visible:
-    the checks built on it may refuse too much, never too little."""
-    out = list(text)
-    i, n = 0, len(text)
-
-    def blank(start: int, stop: int) -> None:
-        for k in range(start, min(stop, n)):
-            if out[k] != "\n":
-                out[k] = " "
-
-    while i < n:
-        ch = text[i]
-        glued = i > 0 and _IDENT_CHAR.match(text[i - 1]) is not None
-        if text.startswith("/-", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/-", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("-/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            blank(i, j)
-            i = j
-        elif text.startswith("--", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            blank(i, j)
-            i = j
-        elif ch == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            blank(i, j + 1)
-            i = j + 1
-        elif ch == "'" and not glued and (char := _CHAR_LITERAL.match(text, i)) is not None:
-            blank(i, char.end())
-            i = char.end()
-        elif ch == "r" and not glued and (raw := _RAW_STRING_START.match(text, i)) is not None:
-            close = text.find('"' + raw.group(1), raw.end())
-            j = n if close < 0 else close + 1 + len(raw.group(1))
-            blank(i, j)
-            i = j
-        elif ch == "«":
-            close = text.find("»", i + 1)
-            j = n if close < 0 else close + 1
-            blank(i, j)
-            i = j
-        else:
-            i += 1
-    return "".join(out)
+# The one lexer (prover/lean/lexing.py) for statements, headers and proofs, so that all of them are read as Lean
+# reads them.
+_mask_comments_and_strings = mask_comments_and_strings
 
 
 _BINDS_VALUE = re.compile(r"(?<![\w.'])(?:let|have|set)\s")
@@ -179,13 +121,78 @@ class Statement:
         """The declaration with `by sorry` as its proof: elaborating it yields the root proof state."""
         return f"{self.head} by sorry"
 
-    def with_proof(self, tactics: Sequence[str]) -> str:
-        """The declaration with a tactic proof, one tactic per line, every line indented by two spaces.
+    def renamed(self, name: str) -> str:
+        """The head as `theorem NAME …:=` with another name and no attributes or modifiers: the same binders and
+        type, for the verifier's reference declaration."""
+        decl = _DECL.match(self.head)
+        named = _NAMED.match(self.head[len(decl.group("mods")) :]) if decl else None
+        if decl is None or named is None:
+            raise UsageError(f"not a named declaration: {self.head[:80]}")
+        return f"theorem {name}{self.head[len(decl.group('mods')) + named.end():]}"
 
-        Lean ≥ 4.31 rejects a `by` block in column 0, so indenting keeps one text valid on every toolchain.
-        """
-        lines = [f"  {line}" if line.strip() else line for tactic in tactics for line in tactic.splitlines()]
-        return f"{self.head} by\n" + "\n".join(lines)
+    def with_proof(self, tactics: Sequence[str]) -> str:
+        """The declaration with a tactic proof: the one text sent to Lean, and the one the verifier's text checks
+        read (`proof_body`)."""
+        return f"{self.head} by\n" + proof_body(tactics)
+
+
+# Line breaks Python's `str.splitlines` knows besides `\n`. To Lean only `\n` ends a line (a `--` comment runs to
+# it: src/Lean/Parser/Basic.lean `whitespace`), so text that splits differently for Python and for Lean could hide
+# code in a comment; tactics and proofs with any of these are refused (`line_separator_in`).
+OTHER_LINE_SEPARATORS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+def line_separator_in(text: str) -> str | None:
+    """The first line separator other than `\n` in `text` (as an escape such as `'\\r'`), or None."""
+    for ch in text:
+        if ch in OTHER_LINE_SEPARATORS:
+            return ascii(ch)
+    return None
+
+
+def proof_body(tactics: Sequence[str]) -> str:
+    """The tactic block as sent after `by`: one tactic after another, every line indented by two spaces.
+
+    Lines are split on `\n` only (the verifier refuses any other line separator first). Lean ≥ 4.31 rejects a `by`
+    block in column 0, so indenting keeps one text valid on every toolchain. A multi-line tactic keeps its
+    meaning. In tactic mode the REPL parses each tactic as one `tactic`-category item starting at column 0
+    (REPL/Snapshots.lean `ProofSnapshot.runString`), so its later lines always continue it, and at v4.24
+    `have h : P := by⏎simp` is valid there. Here, when a continuation line is not deeper than the tactic's first
+    line, all its continuation lines move right together until they sit two columns right of the first line;
+    otherwise the nested block's first tactic would share the outer block's column and `sepByIndent`
+    (`checkColEq`) would give it every following tactic.
+    """
+    lines: list[str] = []
+    for tactic in tactics:
+        first, *rest = tactic.split("\n")
+        base = _indent(first)
+        # Only lines with code count: inside a comment or a string layout means nothing (an annotation's goal).
+        code = mask_comments_and_strings(tactic).split("\n")[1:]
+        deepest_needed = min((_indent(line) for line in code if line.strip()), default=base + 2)
+        shift = " " * max(0, base + 2 - deepest_needed)
+        lines.append(first)
+        lines.extend(shift + line if line.strip() else line for line in rest)
+    return "\n".join(f"  {line}" if line.strip() else line for line in lines)
+
+
+def split_block(block: str) -> tuple[str, ...]:
+    """The tactics of a tactic block: after dedenting, a line in column 0 starts a tactic and deeper lines continue
+    it (a nested block, a long term), as Lean's `sepByIndent` reads a block (src/Lean/Parser/Term.lean)."""
+    tactics: list[str] = []
+    for line in textwrap.dedent(block).split("\n"):
+        if not line.strip():
+            if tactics:
+                tactics[-1] += "\n"
+            continue
+        if line[0].isspace() and tactics:
+            tactics[-1] += "\n" + line
+        else:
+            tactics.append(line)
+    return tuple(t.rstrip("\n") for t in tactics)
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
 
 
 def split_file(text: str, theorem: str) -> tuple[str, str]:

@@ -24,7 +24,14 @@ from typing import Any
 
 from prover.config import DEFAULT_HEADER
 from prover.errors import UsageError
-from prover.lean.statement import DECL_MODIFIERS, DECL_NAME, Statement, _mask_comments_and_strings, split_file
+from prover.lean.statement import (
+    DECL_MODIFIERS,
+    DECL_NAME,
+    Statement,
+    _mask_comments_and_strings,
+    split_block,
+    split_file,
+)
 
 # A proof longer than this is refused before it reaches Lean (a 10 MB "proof" is an attack or a runaway sample).
 MAX_PROOF_CHARS = 1_000_000
@@ -73,22 +80,6 @@ class ProofItem:
 def theorem_names(text: str) -> list[str]:
     """The names of the `theorem`/`lemma` declarations of a Lean file, in order (comments and strings ignored)."""
     return [m.group("name") for m in _THEOREM.finditer(_mask_comments_and_strings(text))]
-
-
-def split_block(block: str) -> tuple[str, ...]:
-    """The tactics of a tactic block: after dedenting, a line in column 0 starts a tactic and deeper lines continue
-    it (a nested block, a long term), as Lean's `sepByIndent` reads a block (src/Lean/Parser/Term.lean)."""
-    tactics: list[str] = []
-    for line in textwrap.dedent(block).split("\n"):
-        if not line.strip():
-            if tactics:
-                tactics[-1] += "\n"
-            continue
-        if line[0].isspace() and tactics:
-            tactics[-1] += "\n" + line
-        else:
-            tactics.append(line)
-    return tuple(t.rstrip("\n") for t in tactics)
 
 
 def proof_tactics(body: str) -> tuple[str, ...]:
