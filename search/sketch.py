@@ -38,7 +38,7 @@ from typing import Any, Protocol, runtime_checkable
 from search.best_first import search
 from search.config import SearchConfig
 from search.outcomes import TacticState
-from search.proofs import Attempt, LeanMessage, ProofPolicy, ProofRequest
+from search.proofs import Attempt, LeanMessage, ProofPolicy, ProofRequest, split_steps
 from search.protocols import Env, Policy, Sampling
 from search.scheduler import RouteContext, RouteReport
 
@@ -261,7 +261,8 @@ class SketchRoute:
             record.status, record.reason = "stitch_refused", str(exc)
             return None
         record.stitched = stitched
-        if await ctx.accept((stitched,), self.name, "sketch"):
+        # One entry per top-level step: the verifier reads each entry as one tactic.
+        if await ctx.accept(tuple(split_steps(stitched)), self.name, "sketch"):
             record.status = "proved"
         else:
             record.status, record.reason = "rejected", "the stitched proof failed the verifier"
@@ -324,7 +325,7 @@ class SketchRoute:
 
     def partial_report(self, status: str) -> RouteReport:
         proved = next((r for r in self.records if r.status == "proved"), None)
-        return RouteReport(self.name, status, (proved.stitched,) if proved else (), "sketch" if proved else "",
+        return RouteReport(self.name, status, tuple(split_steps(proved.stitched)) if proved else (), "sketch" if proved else "",
                            stats=self.stats(), samples=tuple(r.to_json() for r in self.records))
 
 

@@ -15,7 +15,7 @@ from prover.lean.verifier import Verdict, verify_proof
 from search.config import SearchConfig
 from search.outcomes import ProofFinished
 from search.proof_testing import ScriptedProofPolicy, fixed_bodies
-from search.proofs import ProofRequest
+from search.proofs import ProofRequest, split_steps
 from search.protocols import Candidate
 from search.scheduler import run_routes
 from search.sketch import SketchConfig, SketchRoute, stitch
@@ -52,7 +52,7 @@ def test_a_nested_sketch_gives_one_hole_per_sorry_with_its_context() -> None:
             assert isinstance(await holes[1].env.run_tac(holes[1].state, "omega"), ProofFinished)
             stitched = stitch(NESTED, holes, [["omega"], ["omega"]])
             assert "sorry" not in stitched
-            verdict = await verify_proof(Statement.parse(SK), [stitched], header=HEADER, config=config(), original=SK)
+            verdict = await verify_proof(Statement.parse(SK), split_steps(stitched), header=HEADER, config=config(), original=SK)
             assert verdict.verdict is Verdict.VERIFIED, verdict
 
             bad = await checker.elaborate("have h₂ : 2 + y = 5 := by sorry\nbogus_tactic")
