@@ -18,8 +18,6 @@ import json
 import logging
 import os
 import random
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from typing import Any
 
 from prover.errors import EnvironmentProblem, ModelError, ModelNotFoundError, UsageError
 from prover.models.base import Batcher, resolve_model
+from prover.models.openai_backend import RETRY_STATUS, TransportError, post_json
 from prover.models.registry import Option, choice, optional, parse_bool, parse_options
 from search.protocols import Sampling
 
@@ -36,7 +35,6 @@ Message = Mapping[str, str]
 Conversation = Sequence[Message]
 CHAT_GENERATORS = ("hf", "vllm", "openai")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
-_RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,11 +308,11 @@ class OpenAIChatModel(ChatModel):
                 except (asyncio.TimeoutError, TimeoutError):
                     last = f"no reply within {self._opts['timeout']} s"
                     continue
-                except OSError as exc:
-                    last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+                except TransportError as exc:
+                    last = str(exc)
                     continue
             text = payload.decode("utf-8", "replace")
-            if status in _RETRY_STATUS:
+            if status in RETRY_STATUS:
                 last = f"HTTP {status}: {text[:200]}"
                 continue
             if status != 200:
@@ -326,17 +324,7 @@ class OpenAIChatModel(ChatModel):
         raise ModelError(f"chat server {self.url} failed after {self._opts['retries'] + 1} attempts: {last}")
 
     def _post(self, data: bytes) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self._key:
-            headers["Authorization"] = f"Bearer {self._key}"
-        request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self._opts["timeout"]) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-        except Exception as exc:  # refused, reset, RemoteDisconnected, IncompleteRead: all worth a retry
-            raise OSError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from exc
+        return post_json(self.url, data, api_key=self._key, timeout=self._opts["timeout"])
 
     async def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -89,6 +89,31 @@ LOOKUP_TIMEOUT_S = 10.0
 _TOO_LONG = ("maximum context length", "too long", "max_model_len")
 
 
+class TransportError(OSError):
+    """The request did not get an HTTP answer (refused, reset, timed out, a broken reply): worth a retry."""
+
+
+def post_json(url: str, body: bytes, *, api_key: str | None, timeout: float) -> tuple[int, bytes]:
+    """POST a JSON body; (status, payload) for any HTTP answer, errors included.
+
+    Raises:
+        TransportError: no HTTP answer came back.
+    """
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, reset, timeout, bad status line
+        raise TransportError(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from exc
+    except Exception as exc:  # http.client.IncompleteRead / RemoteDisconnected and kin
+        raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+
+
 class _Retryable(Exception):
     """A failure worth another try (network, timeout, 429/5xx, malformed reply)."""
 
@@ -253,19 +278,10 @@ class OpenAIGenerator(ModelGenerator):
         raise ModelError(f"completions server {self.url} failed after {retries + 1} attempts: {last}")
 
     def _post(self, body: bytes) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self._opts["timeout"]) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            return exc.code, exc.read()
-        except (urllib.error.URLError, OSError, ValueError) as exc:  # refused, reset, timeout, bad status line
-            raise _Retryable(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}") from exc
-        except Exception as exc:  # http.client.IncompleteRead / RemoteDisconnected and kin
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
+            return post_json(self.url, body, api_key=self._api_key, timeout=self._opts["timeout"])
+        except TransportError as exc:
+            raise _Retryable(str(exc)) from exc
 
     def _parse(self, status: int, payload: bytes, num_prompts: int, n: int) -> list[list[Completion]]:
         text = payload.decode("utf-8", "replace")
